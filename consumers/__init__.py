@@ -1,0 +1,1 @@
+"""Consumer groups that turn the event topic into SQL tables, webhooks and custom side effects."""

@@ -1,0 +1,1 @@
+"""The consumer runtime every group shares: outcomes, envelopes, Kafka config, dead letters."""
