@@ -1,0 +1,1 @@
+"""Dialfire-compatible HTTP simulator serving a seeded synthetic campaign for tests and demos."""

@@ -1,0 +1,1 @@
+"""Tests of the Dialfire simulator over real HTTP."""
