@@ -32,9 +32,11 @@ JSON_TEXT = "com.dialfire.dbsync2.JsonText"
 
 def encode_value(value: JsonValue) -> Any:
     """Return the Avro union value for one JSON value."""
-    if value is None or isinstance(value, bool | str | float):
+    # Exact type checks: this runs for every attribute of every event (the producer's hot path).
+    kind = type(value)
+    if kind is str or value is None or kind is bool or kind is float:
         return value
-    if isinstance(value, int) and _LONG_MIN <= value <= _LONG_MAX:
+    if kind is int and _LONG_MIN <= value <= _LONG_MAX:
         return value
     text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     return (JSON_TEXT, {"json": text})

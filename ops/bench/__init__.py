@@ -1,0 +1,1 @@
+"""Benchmarks (harnesses, not tests): run by hand, figures go to docs/benchmarks.md."""

@@ -1,0 +1,1 @@
+"""The dbsync2 producer: polls one Dialfire campaign and publishes every change to Kafka."""
