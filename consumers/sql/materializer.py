@@ -1,0 +1,290 @@
+"""The SQL materializer's consumer loop: poll batches, apply them, ride out database outages.
+
+Guarantees:
+- Effectively once: on partition assignment the consumer seeks to the offsets stored in the
+  target database (written in the same transaction as the rows), so a crash at any instant
+  neither loses nor double-applies a batch. Kafka's committed offsets follow asynchronously after
+  each database commit, for lag tooling only.
+- Per-contact order: all events of a contact share a partition (key = contact id) and one
+  consumer applies its partitions' batches sequentially.
+- Outages: a retryable database error pauses every assigned partition (nothing new is fetched),
+  keeps the batch in memory and retries it with capped exponential backoff and jitter while still
+  calling poll() to stay in the group; the partitions resume as soon as the database answers.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from consumers.runtime.envelope import Envelope, open_envelope
+from consumers.runtime.outcomes import RetryableError
+from consumers.sql.classify import describe_error, is_retryable
+from consumers.sql.processor import BatchProcessor
+
+log = logging.getLogger(__name__)
+
+# Backoff for outages: 0.5 s doubling to 10 s; 10 s keeps a long outage from hammering the
+# database (one connection attempt per instance every 5-10 s) while noticing its return within
+# seconds. Jitter (x 0.5-1) spreads the instances of a group.
+BACKOFF_START_SECONDS = 0.5
+BACKOFF_CAP_SECONDS = 10.0
+# How often lag is measured from the broker's high watermarks (a network round trip).
+LAG_CHECK_SECONDS = 1.0
+OFFSET_BEGINNING = -2
+
+
+class KafkaConsumerLike(Protocol):
+    """The part of confluent_kafka.Consumer the materializer uses (a seam for tests)."""
+
+    def subscribe(self, topics: list[str], **kwargs: Any) -> None: ...
+    def consume(self, num_messages: int = ..., timeout: float = ...) -> list[Any]: ...
+    def poll(self, timeout: float = ...) -> Any: ...
+    def pause(self, partitions: list[Any]) -> None: ...
+    def resume(self, partitions: list[Any]) -> None: ...
+    def seek(self, partition: Any) -> None: ...
+    def assignment(self) -> list[Any]: ...
+    def commit(self, **kwargs: Any) -> Any: ...
+    def get_watermark_offsets(self, partition: Any, **kwargs: Any) -> tuple[int, int]: ...
+    def incremental_assign(self, partitions: list[Any]) -> None: ...
+    def assign(self, partitions: list[Any]) -> None: ...
+
+
+class SqlMaterializer:
+    """Consumes one campaign's event topic into the SQL tables."""
+
+    def __init__(
+        self,
+        consumer: KafkaConsumerLike,
+        processor: BatchProcessor,
+        read_offsets: Callable[[str], dict[int, int]],
+        make_partition: Callable[..., Any],
+        topic: str,
+        batch_size: int,
+        batch_wait_seconds: float,
+        secret: str | None = None,
+        cooperative: bool = True,
+    ) -> None:
+        self._consumer = consumer
+        self._processor = processor
+        self._read_offsets = read_offsets
+        self._make_partition = make_partition
+        self._topic = topic
+        self._batch_size = batch_size
+        self._batch_wait = batch_wait_seconds
+        self._secret = secret
+        self._cooperative = cooperative
+        self._assigned: set[int] = set()
+        self._positions: dict[int, int] = {}
+        self._lag: dict[int, int] = {}
+        self._lag_checked = 0.0
+        self._paused = False
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self.caught_up = threading.Event()
+        self.events_applied = 0
+        self.rows_written = 0
+        self.dead_letters = 0
+
+    # --- public, thread-safe views for the legacy CLI and tests ----------------------------------
+
+    def positions(self) -> dict[int, int]:
+        """Return the next offset committed to the database per partition (this instance)."""
+        with self._lock:
+            return dict(self._positions)
+
+    def lag(self) -> dict[int, int]:
+        """Return the last measured lag per assigned partition."""
+        with self._lock:
+            return dict(self._lag)
+
+    def consumed_up_to(self, end_offsets: Mapping[int, int]) -> bool:
+        """Return True once every partition's committed position reached its given end offset."""
+        positions = self.positions()
+        return all(end <= 0 or positions.get(p, 0) >= end for p, end in end_offsets.items())
+
+    @property
+    def paused(self) -> bool:
+        """Whether consumption is paused because the database is unavailable."""
+        return self._paused
+
+    def wait_caught_up(self, timeout: float) -> bool:
+        """Block until lag is 0 on every assigned partition (or `timeout`); return whether it is."""
+        return self.caught_up.wait(timeout)
+
+    # --- the loop --------------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Consume until `stop` is set; raise on a fatal error (DeadLetterLimitExceeded, ...)."""
+        self._stop = stop
+        self._consumer.subscribe(
+            [self._topic],
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_revoke,
+        )
+        while not stop.is_set():
+            envelopes = self._next_batch()
+            if envelopes:
+                self.caught_up.clear()
+                self._apply(envelopes)
+            else:
+                self._measure_lag()
+
+    def _next_batch(self) -> list[Envelope]:
+        messages = self._consumer.consume(self._batch_size, self._batch_wait)
+        envelopes = []
+        for msg in messages:
+            error = msg.error()
+            if error is not None:
+                if error.fatal():
+                    raise RuntimeError(f"fatal Kafka error: {error}")
+                log.warning("Kafka: %s", error)
+                continue
+            if msg.partition() not in self._assigned:
+                continue
+            timestamp = msg.timestamp()[1]
+            envelopes.append(
+                open_envelope(
+                    msg.topic(),
+                    msg.partition(),
+                    msg.offset(),
+                    msg.key(),
+                    msg.value(),
+                    timestamp,
+                    msg.headers(),
+                )
+            )
+        return envelopes
+
+    def _apply(self, envelopes: list[Envelope]) -> None:
+        attempt = 0
+        while not self._stop.is_set():
+            batch = [e for e in envelopes if e.partition in self._assigned]
+            if not batch:
+                return
+            try:
+                result = self._processor.process(batch)
+            except Exception as exc:
+                if not (isinstance(exc, RetryableError) or is_retryable(exc)):
+                    raise
+                error_class, message = describe_error(exc, self._secret)
+                self._wait_out_outage(attempt, f"{error_class}: {message}")
+                attempt += 1
+                continue
+            self._after_commit(batch)
+            self.events_applied += result.events
+            self.rows_written += result.rows
+            self.dead_letters += result.dead_letters
+            return
+
+    def _after_commit(self, batch: list[Envelope]) -> None:
+        if self._paused:
+            self._consumer.resume(self._consumer.assignment())
+            self._paused = False
+            log.warning("database is back; resumed consuming")
+        nexts: dict[int, int] = {}
+        for env in batch:
+            nexts[env.partition] = max(nexts.get(env.partition, 0), env.offset + 1)
+        with self._lock:
+            self._positions.update(nexts)
+        partitions = [self._make_partition(self._topic, p, o) for p, o in nexts.items()]
+        try:
+            self._consumer.commit(offsets=partitions, asynchronous=True)
+        except Exception as exc:  # lag tooling only: the database holds the real offsets
+            log.info("could not commit offsets to Kafka (the database has them): %s", exc)
+
+    def _wait_out_outage(self, attempt: int, reason: str) -> None:
+        if not self._paused:
+            self._consumer.pause(self._consumer.assignment())
+            self._paused = True
+        delay = min(BACKOFF_CAP_SECONDS, BACKOFF_START_SECONDS * 2**attempt)
+        delay *= random.uniform(0.5, 1.0)
+        log.warning("database unavailable (%s); paused, retrying in %.1f s", reason, delay)
+        deadline = time.monotonic() + delay
+        while not self._stop.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._poll_while_paused(min(remaining, 1.0))
+
+    def _poll_while_paused(self, timeout: float) -> None:
+        """Serve group membership; push back any message of a partition assigned meanwhile."""
+        msg = self._consumer.poll(timeout)
+        if msg is None or msg.error() is not None:
+            return
+        partition = self._make_partition(msg.topic(), msg.partition(), msg.offset())
+        self._consumer.seek(partition)
+        self._consumer.pause([partition])
+
+    # --- rebalancing -----------------------------------------------------------------------------
+
+    def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
+        stored = self._stored_offsets()
+        for tp in partitions:
+            tp.offset = stored.get(tp.partition, OFFSET_BEGINNING)
+        log.info(
+            "assigned partitions %s; starting at stored offsets %s",
+            sorted(tp.partition for tp in partitions),
+            {tp.partition: tp.offset for tp in partitions},
+        )
+        if self._cooperative:
+            consumer.incremental_assign(partitions)
+        else:
+            consumer.assign(partitions)
+        if self._paused:
+            consumer.pause(partitions)
+        self._assigned.update(tp.partition for tp in partitions)
+        with self._lock:
+            for tp in partitions:
+                if tp.partition in stored:
+                    self._positions[tp.partition] = stored[tp.partition]
+        self.caught_up.clear()
+
+    def _stored_offsets(self) -> dict[int, int]:
+        attempt = 0
+        while True:
+            try:
+                return self._read_offsets(self._topic)
+            except Exception as exc:
+                if not is_retryable(exc) or self._stop.is_set():
+                    raise
+                error_class, message = describe_error(exc, self._secret)
+                delay = min(BACKOFF_CAP_SECONDS, BACKOFF_START_SECONDS * 2**attempt)
+                log.warning("cannot read stored offsets (%s: %s)", error_class, message)
+                self._stop.wait(delay * random.uniform(0.5, 1.0))
+                attempt += 1
+
+    def _on_revoke(self, _consumer: Any, partitions: list[Any]) -> None:
+        gone = {tp.partition for tp in partitions}
+        self._assigned -= gone
+        with self._lock:
+            for p in gone:
+                self._lag.pop(p, None)
+        log.info("revoked partitions %s", sorted(gone))
+
+    def _measure_lag(self) -> None:
+        now = time.monotonic()
+        if now - self._lag_checked < LAG_CHECK_SECONDS or not self._assigned:
+            return
+        self._lag_checked = now
+        lag: dict[int, int] = {}
+        for p in sorted(self._assigned):
+            try:
+                low, high = self._consumer.get_watermark_offsets(
+                    self._make_partition(self._topic, p, OFFSET_BEGINNING), timeout=5, cached=False
+                )
+            except Exception as exc:
+                log.info("cannot measure lag: %s", exc)
+                return
+            with self._lock:
+                position = self._positions.get(p, low)
+            lag[p] = max(0, high - max(position, low))
+        with self._lock:
+            self._lag = lag
+        if lag and all(v == 0 for v in lag.values()):
+            self.caught_up.set()
