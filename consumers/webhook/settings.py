@@ -1,0 +1,32 @@
+"""The relay's limits (RelaySettings) and counters (RelayStats)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RelaySettings:
+    """Limits of one relay; the comments say why each default was chosen."""
+
+    in_flight: int = 32  # the original's --w: concurrent requests across contacts
+    max_attempts: int = 10  # the original's documented limit (README: "maximum 10 attempts")
+    # Buffered (consumed, unfinished) events above which consumption pauses: bounds memory at
+    # roughly this many decoded events; resumes below half of it.
+    max_buffered: int = 10_000
+    commit_interval_s: float = 1.0  # at most one synchronous commit per second
+    shutdown_grace_s: float = 35.0  # > the default 30 s request timeout: let requests finish
+    revoke_grace_s: float = 10.0  # how long a revoked partition's requests may finish
+    poll_batch: int = 500
+    idle_poll_s: float = 0.1
+
+
+@dataclass
+class RelayStats:
+    """Counters for tests, benchmarks and the embedding CLI (written by the loop only)."""
+
+    delivered: int = 0
+    dead_lettered: int = 0
+    skipped: int = 0
+    attempts: int = 0
+    breaker_opened: int = 0

@@ -1,0 +1,1 @@
+"""Worked examples of dbsync2 extensions (not part of the installed package)."""

@@ -1,0 +1,1 @@
+"""Operator tools: typed functions behind thin command-line interfaces."""

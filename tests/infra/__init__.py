@@ -1,0 +1,1 @@
+"""Integration tests for the local infrastructure: Kafka broker, launcher, databases."""
