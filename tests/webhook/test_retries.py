@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 from datetime import datetime
 
 import pytest
@@ -91,9 +92,13 @@ def test_always_500_for_one_contact_dead_letters_after_exactly_10_attempts(
     assert config["retention.ms"].value == str(DEAD_LETTERS.retention_ms)
 
 
-def test_secrets_never_reach_the_dead_letter_excerpt(
-    campaign: Campaign, receiver: WebhookReceiver, relay_runner: RelayRunner
+def test_secrets_never_reach_the_dead_letter_excerpt_or_logs(
+    campaign: Campaign,
+    receiver: WebhookReceiver,
+    relay_runner: RelayRunner,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="consumers")
     receiver.always("leaky", 400)
     receiver.set_failure_body(
         "echo: Authorization=Bearer top-secret-token, key=whsec_c2VjcmV0c2VjcmV0"
@@ -110,6 +115,9 @@ def test_secrets_never_reach_the_dead_letter_excerpt(
     assert headers[h.DLQ_LAST_STATUS] == "400"
     assert "top-secret-token" not in str(headers) and "c2VjcmV0" not in str(headers)
     assert headers[h.DLQ_RESPONSE_EXCERPT] == "echo: Authorization=***, key=***"
+    assert "dead-lettered after 10 attempts" in caplog.text
+    for secret in ("top-secret-token", "c2VjcmV0", "receiver-query-secret"):
+        assert secret not in caplog.text
 
 
 def test_retry_after_is_honoured(
