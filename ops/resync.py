@@ -43,7 +43,8 @@ from ops.observability.kafka_groups import (
     topic_partitions,
     watermarks,
 )
-from ops.replay import SqlOffsetStore, parse_target
+from ops.replay import parse_target
+from ops.sql_offsets import SqlOffsetStore
 from schemas.topics import events_topic
 
 log = logging.getLogger(__name__)

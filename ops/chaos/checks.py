@@ -10,7 +10,7 @@ from ops.chaos.compare import compare_database
 from ops.chaos.kafka_probe import behind, committed_offsets, end_offsets, read_topic
 from ops.chaos.oracle import expected_tables, fetch_truth, transaction_count
 from ops.chaos.stack import SQL_GROUPS, TOKEN, WEBHOOK_GROUP, Stack
-from ops.replay import SqlOffsetStore
+from ops.sql_offsets import SqlOffsetStore
 from schemas import headers as h
 from schemas.topics import dead_letter_topic
 

@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from ops.chaos.processes import rss_kib
+from ops.chaos.processes import cpu_seconds, rss_kib
 from ops.chaos.stack import Stack
 
 SIM_FAULTS = {"error_rate": 0.05, "burst_429": 3, "burst_429_every": 50, "retry_after_s": 1,
@@ -58,6 +58,7 @@ class Sampler:
         self.warm_up_s = warm_up_s
         self.began = time.monotonic()
         self.series: dict[str, RssSeries] = {}
+        self._cpu: dict[str, dict[int, float]] = {}  # service -> pid -> CPU seconds last seen
 
     def sample(self) -> None:
         """Take one sample of each live process."""
@@ -73,10 +74,16 @@ class Sampler:
             kib = rss_kib(pid) if pid is not None else None
             if kib is not None:
                 self.series.setdefault(name, RssSeries()).samples.append((at, kib))
+            cpu = cpu_seconds(pid) if pid is not None else None
+            if pid is not None and cpu is not None:
+                self._cpu.setdefault(name, {})[pid] = cpu
 
     def report(self, raw: bool = False) -> dict[str, Any]:
         """Per-service summary (and the raw samples when `raw`)."""
         out: dict[str, Any] = {name: s.summary() for name, s in sorted(self.series.items())}
+        for name, by_pid in self._cpu.items():
+            if name in out:  # CPU seconds of every incarnation, as of its last sample
+                out[name]["cpu_s"] = round(sum(by_pid.values()), 1)
         if raw:
             for name, s in self.series.items():
                 out[name]["series_s_kib"] = s.samples
@@ -128,7 +135,7 @@ class ChaosMonkey:
             hard = self.rng.random() < 0.5
             kind = "broker_kill_restart" if hard else "broker_restart"
             self._broker_thread = threading.Thread(
-                target=self.stack.restart_broker, args=(hard,), daemon=True
+                target=self._restart_broker, args=(hard,), daemon=True
             )
             self._broker_thread.start()
         elif kind.startswith("db_cut_"):
@@ -146,6 +153,15 @@ class ChaosMonkey:
         self.faults[kind] += 1
         self.timeline.append((round(now - self.sampler.began, 1), kind))
         print(f"chaos: t={now - self.sampler.began:6.1f}s {kind}", flush=True)
+
+    def _restart_broker(self, hard: bool) -> None:
+        for attempt in range(3):
+            try:
+                self.stack.restart_broker(hard and attempt == 0)
+                return
+            except Exception as exc:
+                self.faults["broker_restart_error"] += 1
+                print(f"chaos: broker restart failed ({exc}); retrying", flush=True)
 
     def _run_due(self, now: float, everything: bool = False) -> None:
         keep = []
