@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NoReturn
 
+from ops.observability.service_options import add_observability_arguments, observability_options
 from producer.dialfire.client import DEFAULT_BASE_URL
 from producer.filters import FILTER_MODES, TransactionFilter
 from producer.settings import MODES, ProducerSettings, ServiceSettings
@@ -53,13 +54,14 @@ def parse_start_date(text: str) -> datetime:
     raise argparse.ArgumentTypeError(f"invalid start date {text!r} (use 2018-02-01[T08:00:00])")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the `dbsync2 producer` argument parser."""
+def build_parser(env: Mapping[str, str] | None = None) -> argparse.ArgumentParser:
+    """Return the `dbsync2 producer` argument parser (metrics defaults from `env`)."""
     p = _Parser(
         prog="dbsync2 producer",
         description="Poll one Dialfire campaign and publish every change as Avro events to Kafka.",
         epilog="Environment: DBSYNC_C, DBSYNC_CT, DBSYNC_CT_FILE, DBSYNC_STATE_DIR, "
-        "DBSYNC_LOG_DIR, DIALFIRE_API_URL, KAFKA_BOOTSTRAP_SERVERS.",
+        "DBSYNC_LOG_DIR, DIALFIRE_API_URL, KAFKA_BOOTSTRAP_SERVERS, DBSYNC_METRICS_PORT, "
+        "DBSYNC_METRICS_HOST, DBSYNC_LOG_JSON.",
     )
     p.add_argument("--c", "--campaign", dest="campaign", help="campaign id (required)")
     p.add_argument("--ct", "--token", dest="token", help="Sync Client campaign token")
@@ -94,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--once", action="store_true", help="run one cycle, then exit")
     p.add_argument("--l", dest="log_level", type=int, default=4, help="log level 0..5")
     p.add_argument("--v", dest="verbose", action="store_true", help="log to stdout (debug)")
+    add_observability_arguments(p, {} if env is None else env)
     return p
 
 
@@ -130,7 +133,7 @@ def resolve_state_dir(explicit: Path | None) -> Path:
 
 def parse_settings(argv: Sequence[str], env: Mapping[str, str]) -> ServiceSettings:
     """Return validated settings; raise SettingsError with a one-line message otherwise."""
-    args = build_parser().parse_args(list(argv))
+    args = build_parser(env).parse_args(list(argv))
     campaign = args.campaign or env.get("DBSYNC_C", "")
     if not campaign:
         raise SettingsError("Campaign ID (--c) is required")
@@ -169,4 +172,5 @@ def parse_settings(argv: Sequence[str], env: Mapping[str, str]) -> ServiceSettin
         once=args.once,
         partitions=args.partitions,
         retention_ms=args.retention_ms,
+        observability=observability_options(args),
     )

@@ -61,6 +61,13 @@ class DialfireApi(Protocol):
         ...
 
 
+class CycleObserver(Protocol):
+    """Told how many events Kafka acknowledged, and whether each run or cycle succeeded."""
+
+    def produced(self, count: int) -> None: ...
+    def cycle_finished(self, succeeded: bool) -> None: ...
+
+
 class CycleAbandonedError(Exception):
     """A stop was requested; the cycle ended after its last confirmed chunk."""
 
@@ -103,6 +110,7 @@ class Producer:
         )
         self.failed_cycles = 0
         self.stop_event = threading.Event()
+        self.observer: CycleObserver | None = None
         # Seconds spent per step on the calling thread (logs and the benchmark).
         self.timings: defaultdict[str, float] = defaultdict(float)
 
@@ -181,6 +189,8 @@ class Producer:
                 raise
             except (DialfireError, PublishError) as exc:
                 self.failed_cycles += 1
+                if self.observer is not None:
+                    self.observer.cycle_finished(False)
                 log.error("cycle failed, retrying next interval: %s", exc)
             elapsed = self.clock.monotonic() - began
             stop.wait(max(0.0, self.settings.interval.total_seconds() - elapsed))
@@ -191,6 +201,8 @@ class Producer:
         if not self.stop_event.is_set():
             self.state.commit(update)
             report.completed = True
+            if self.observer is not None:
+                self.observer.cycle_finished(True)
         return report
 
     def _check_stop(self) -> None:
@@ -279,6 +291,8 @@ class Producer:
             confirming = self.clock.monotonic()
             self.timings["build_and_publish"] += confirming - began
             self.publisher.confirm()
+            if self.observer is not None and counts:
+                self.observer.produced(sum(counts.values()))
             committing = self.clock.monotonic()
             self.timings["confirm"] += committing - confirming
             done.last_version = self.versions.last_issued

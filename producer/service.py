@@ -23,6 +23,10 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic  # the typed home of NewTopic (admin re-exports it)
 from requests.adapters import HTTPAdapter
 
+from ops.observability.health import Readiness
+from ops.observability.json_logs import JsonLogFormatter
+from ops.observability.metrics import PipelineMetrics
+from ops.observability.service_options import start_health_server
 from producer.cli_args import SettingsError, parse_settings
 from producer.clock import SystemClock
 from producer.dialfire.client import DialfireClient
@@ -30,6 +34,7 @@ from producer.dialfire.errors import DialfireAuthError, DialfireError
 from producer.engine import Producer, SyncReport
 from producer.kafka_config import admin_config, producer_config
 from producer.logs import configure_logging
+from producer.observe import ProducerObserver
 from producer.publisher import KafkaEventPublisher, PublishError
 from producer.settings import ServiceSettings
 from producer.state import StateStore
@@ -70,9 +75,15 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
 @contextmanager
 def open_producer(
-    settings: ServiceSettings, stop: threading.Event | None = None
+    settings: ServiceSettings,
+    stop: threading.Event | None = None,
+    metrics: PipelineMetrics | None = None,
+    readiness: Readiness | None = None,
 ) -> Iterator[Producer]:
     """Build a ready Producer (topic ensured) from settings; flush and close everything on exit.
+
+    With `metrics` / `readiness` it reports API calls, acknowledged events, cycles and the
+    checkpoint age, and adds the readiness checks `last_cycle_succeeded` and `kafka_reachable`.
 
     The entry point for in-process callers such as a legacy runner:
 
@@ -87,7 +98,12 @@ def open_producer(
         stop.wait(seconds)  # a SIGTERM cuts a long Retry-After short
 
     api = DialfireClient(
-        session, campaign, settings.token, settings.api_url, sleep=sleep_unless_stopping
+        session,
+        campaign,
+        settings.token,
+        settings.api_url,
+        sleep=sleep_unless_stopping,
+        on_request=None if metrics is None else metrics.observe_api_call,
     )
     topic = events_topic(campaign)
     admin = AdminClient(admin_config(settings.bootstrap_servers))
@@ -104,6 +120,10 @@ def open_producer(
         SystemClock(),
     )
     producer.stop_event = stop
+    if metrics is not None or readiness is not None:
+        observer = ProducerObserver(campaign, metrics, readiness, state.checkpoint)
+        observer.watch_kafka(kafka, topic)
+        producer.observer = observer
     log.info(
         "campaign %s: mode %s, topic %s%s, state %s, api %s",
         campaign, settings.mode, topic, " (created)" if created else "", state.path,
@@ -117,9 +137,14 @@ def open_producer(
         session.close()
 
 
-def run_service(settings: ServiceSettings, stop: threading.Event) -> int:
+def run_service(
+    settings: ServiceSettings,
+    stop: threading.Event,
+    metrics: PipelineMetrics | None = None,
+    readiness: Readiness | None = None,
+) -> int:
     """Run the configured mode until done or stopped; return the exit code."""
-    with open_producer(settings, stop) as producer:
+    with open_producer(settings, stop, metrics, readiness) as producer:
         report: SyncReport | None = None
         if settings.mode == "initial":
             report = producer.run_initial_load()
@@ -155,11 +180,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"dbsync2 producer: {exc}", file=sys.stderr)
         return 1
+    if settings.observability.log_json:
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonLogFormatter())
     print(f"Logfile: {target}", flush=True)
     stop = threading.Event()
+    metrics, readiness = PipelineMetrics(process_metrics=True), Readiness()
+    server = None
     try:
+        server = start_health_server(settings.observability, metrics, readiness)
         with stop_on_signals(stop):
-            return run_service(settings, stop)
+            return run_service(settings, stop, metrics, readiness)
     except DialfireAuthError as exc:
         log.error("%s", exc, extra={"console": False})
         print(f"dbsync2 producer: {exc}", file=sys.stderr)
@@ -173,6 +204,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"dbsync2 producer: campaign {campaign}: {type(exc).__name__}: {exc} "
               f"(traceback in {target})", file=sys.stderr)  # fmt: skip
         return 1
+    finally:
+        if server is not None:
+            server.stop()
 
 
 if __name__ == "__main__":

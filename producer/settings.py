@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from ops.observability.service_options import ObservabilityOptions
 from producer.filters import TransactionFilter
 
 MODES = ("initial", "since", "continuous")
@@ -48,3 +49,4 @@ class ServiceSettings:
     once: bool = False
     partitions: int | None = None
     retention_ms: int | None = None
+    observability: ObservabilityOptions = field(default_factory=ObservabilityOptions)

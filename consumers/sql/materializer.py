@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from consumers.runtime.envelope import Envelope, open_envelope
 from consumers.runtime.outcomes import RetryableError
 from consumers.sql.classify import describe_error, is_retryable
+from consumers.sql.observer import SqlObserver
 from consumers.sql.processor import BatchProcessor
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class SqlMaterializer:
         batch_wait_seconds: float,
         secret: str | None = None,
         cooperative: bool = True,
+        observer: SqlObserver | None = None,
     ) -> None:
         self._consumer = consumer
         self._processor = processor
@@ -78,6 +80,7 @@ class SqlMaterializer:
         self._batch_wait = batch_wait_seconds
         self._secret = secret
         self._cooperative = cooperative
+        self._observer = observer or SqlObserver("sql")
         self._assigned: set[int] = set()
         self._positions: dict[int, int] = {}
         self._lag: dict[int, int] = {}
@@ -134,9 +137,11 @@ class SqlMaterializer:
                 self._apply(envelopes)
             else:
                 self._measure_lag()
+            self._observer.maybe_refresh_lag(self._consumer)
 
     def _next_batch(self) -> list[Envelope]:
         messages = self._consumer.consume(self._batch_size, self._batch_wait)
+        self._observer.polled()
         envelopes = []
         for msg in messages:
             error = msg.error()
@@ -159,10 +164,11 @@ class SqlMaterializer:
                     msg.headers(),
                 )
             )
+        self._observer.received(envelopes)
         return envelopes
 
     def _apply(self, envelopes: list[Envelope]) -> None:
-        attempt = 0
+        attempt, started = 0, time.monotonic()
         while not self._stop.is_set():
             batch = [e for e in envelopes if e.partition in self._assigned]
             if not batch:
@@ -177,6 +183,8 @@ class SqlMaterializer:
                 attempt += 1
                 continue
             self._after_commit(batch)
+            seconds = time.monotonic() - started
+            self._observer.committed(batch, result.events, result.dead_letters, seconds)
             self.events_applied += result.events
             self.rows_written += result.rows
             self.dead_letters += result.dead_letters
@@ -186,6 +194,7 @@ class SqlMaterializer:
         if self._paused:
             self._consumer.resume(self._consumer.assignment())
             self._paused = False
+            self._observer.paused(False)
             log.warning("database is back; resumed consuming")
         nexts: dict[int, int] = {}
         for env in batch:
@@ -199,9 +208,11 @@ class SqlMaterializer:
             log.info("could not commit offsets to Kafka (the database has them): %s", exc)
 
     def _wait_out_outage(self, attempt: int, reason: str) -> None:
+        self._observer.outage(reason)
         if not self._paused:
             self._consumer.pause(self._consumer.assignment())
             self._paused = True
+            self._observer.paused(True)
         delay = min(BACKOFF_CAP_SECONDS, BACKOFF_START_SECONDS * 2**attempt)
         delay *= random.uniform(0.5, 1.0)
         log.warning("database unavailable (%s); paused, retrying in %.1f s", reason, delay)
@@ -211,6 +222,7 @@ class SqlMaterializer:
             if remaining <= 0:
                 return
             self._poll_while_paused(min(remaining, 1.0))
+            self._observer.maybe_refresh_lag(self._consumer)
 
     def _poll_while_paused(self, timeout: float) -> None:
         """Serve group membership; push back any message of a partition assigned meanwhile."""
@@ -239,6 +251,7 @@ class SqlMaterializer:
         if self._paused:
             consumer.pause(partitions)
         self._assigned.update(tp.partition for tp in partitions)
+        self._observer.assigned(self._topic, [tp.partition for tp in partitions], stored)
         with self._lock:
             for tp in partitions:
                 if tp.partition in stored:
@@ -262,6 +275,7 @@ class SqlMaterializer:
     def _on_revoke(self, _consumer: Any, partitions: list[Any]) -> None:
         gone = {tp.partition for tp in partitions}
         self._assigned -= gone
+        self._observer.revoked(self._topic, gone)
         with self._lock:
             for p in gone:
                 self._lag.pop(p, None)

@@ -27,11 +27,16 @@ from consumers.runtime.kafka_config import consumer_config, producer_config
 from consumers.runtime.outcomes import DeadLetterLimitExceeded
 from consumers.sql.classify import describe_error, is_configuration_error, is_retryable
 from consumers.sql.materializer import SqlMaterializer
+from consumers.sql.observer import LAG_REFRESH_SECONDS, SqlObserver
 from consumers.sql.processor import BatchProcessor
 from consumers.sql.schema import SchemaManager
 from consumers.sql.settings import SettingsError, SqlSettings, parse_settings
 from consumers.sql.urls import describe_url, redact_secret
 from consumers.sql.writer import BatchWriter
+from ops.observability.health import Readiness
+from ops.observability.json_logs import JsonLogFormatter
+from ops.observability.metrics import PipelineMetrics
+from ops.observability.service_options import start_health_server
 from schemas.topics import DEAD_LETTERS, dead_letter_topic, events_topic
 
 log = logging.getLogger("dbsync2.sql")
@@ -114,12 +119,29 @@ def ensure_dead_letter_topic(admin: Any, new_topic: Callable[..., Any], topic: s
     log.info("dead-letter topic %s is ready", topic)
 
 
+def database_probe(engine: sa.Engine) -> Callable[[], None]:
+    """Return a cheap reachability probe (`SELECT 1`) for readiness checks."""
+
+    def probe() -> None:
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+
+    return probe
+
+
 def run_sql_group(
     settings: SqlSettings,
     stop: threading.Event,
     on_started: Callable[[SqlMaterializer], None] | None = None,
+    metrics: PipelineMetrics | None = None,
+    readiness: Readiness | None = None,
+    lag_interval: float = LAG_REFRESH_SECONDS,
 ) -> None:
-    """Run the SQL materializer until `stop` is set; raise on a fatal error."""
+    """Run the SQL materializer until `stop` is set; raise on a fatal error.
+
+    With `metrics` / `readiness` it reports consumption, lag, dead letters, retries and pauses,
+    and adds the readiness checks `partitions_assigned`, `sink_reachable` and `not_paused`.
+    """
     from confluent_kafka import Consumer, Producer, TopicPartition
     from confluent_kafka.admin import AdminClient
     from confluent_kafka.cimpl import NewTopic
@@ -132,6 +154,8 @@ def run_sql_group(
         settings.table_prefix,
     )
     engine = build_engine(settings)
+    probe = database_probe(engine)
+    observer = SqlObserver(settings.group, metrics, readiness, probe, lag_interval)
     try:
         schema = prepare_schema(engine, settings, stop)
         topic = events_topic(settings.campaign)
@@ -163,6 +187,7 @@ def run_sql_group(
             batch_wait_seconds=settings.batch_wait_ms / 1000.0,
             secret=settings.password,
             cooperative=config["partition.assignment.strategy"] == "cooperative-sticky",
+            observer=observer,
         )
         if on_started is not None:
             on_started(materializer)
@@ -181,10 +206,11 @@ def run_sql_group(
         engine.dispose()
 
 
-def configure_logging(secret: str | None) -> None:
-    """Log to stderr with timestamps; every record passes the password filter."""
+def configure_logging(secret: str | None, json_format: bool = False) -> None:
+    """Log to stderr (plain lines or JSON); every record passes the password filter."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    plain = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler.setFormatter(JsonLogFormatter() if json_format else plain)
     handler.addFilter(PasswordFilter(secret))
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -198,7 +224,7 @@ def main(argv: list[str]) -> int:
     except SettingsError as exc:
         print(f"dbsync2 consume sql: {exc}", file=sys.stderr)
         return 1
-    configure_logging(settings.password)
+    configure_logging(settings.password, settings.observability.log_json)
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
@@ -207,8 +233,11 @@ def main(argv: list[str]) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    metrics, readiness = PipelineMetrics(process_metrics=True), Readiness()
+    server = None
     try:
-        run_sql_group(settings, stop)
+        server = start_health_server(settings.observability, metrics, readiness)
+        run_sql_group(settings, stop, metrics=metrics, readiness=readiness)
     except DeadLetterLimitExceeded as exc:
         log.error("stopping: %s", exc)
         return 2
@@ -219,4 +248,7 @@ def main(argv: list[str]) -> int:
     except Exception as exc:
         log.error("fatal: %s: %s", type(exc).__name__, redact_secret(str(exc), settings.password))
         return 2
+    finally:
+        if server is not None:
+            server.stop()
     return 0

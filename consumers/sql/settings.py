@@ -7,13 +7,18 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 
 from sqlalchemy.engine import URL
 
 from consumers.sql.urls import DatabaseUrlError, parse_database_url
+from ops.observability.service_options import (
+    ObservabilityOptions,
+    add_observability_arguments,
+    observability_options,
+)
 
 
 class SettingsError(ValueError):
@@ -39,6 +44,7 @@ class SqlSettings:
     max_consecutive_dead_letters: int = 100
     session_timeout_ms: int = 45000
     create_dead_letter_topic: bool = True
+    observability: ObservabilityOptions = field(default_factory=ObservabilityOptions)
 
     @property
     def password(self) -> str | None:
@@ -92,6 +98,7 @@ def build_parser(environ: Mapping[str, str]) -> _Parser:
                 raise SettingsError(f"${env} must be a {kind.__name__}") from None
         dest = flags[0].lstrip("-").replace("-", "_")
         parser.add_argument(*flags, dest=dest, type=kind, default=value, help=f"{text} (${env})")
+    add_observability_arguments(parser, environ)
     return parser
 
 
@@ -130,4 +137,5 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> SqlSettin
         batch_wait_ms=args.batch_wait_ms,
         max_consecutive_dead_letters=args.max_consecutive_dead_letters,
         session_timeout_ms=args.session_timeout_ms,
+        observability=observability_options(args),
     )

@@ -12,7 +12,10 @@ CLOSES when a probe gets any answer that is not outage-class (2xx, or 4xx/3xx).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import Generic, TypeVar
+
+from ops.observability.metrics import BreakerState
 
 T = TypeVar("T")
 
@@ -47,3 +50,51 @@ class CircuitBreaker(Generic[T]):
         items = [i for i, _, _ in self._streak]
         self._streak.clear()
         return items
+
+
+class ProbeSchedule:
+    """While the breaker is open: when the next single probe may go, and the breaker's state.
+
+    States as reported to `report`: `open` (no probe in flight), `half_open` (a probe is in
+    flight), `closed` (a probe or any attempt got a non-outage answer).
+    """
+
+    def __init__(
+        self,
+        probe_delay: Callable[[int, float | None], float],
+        report: Callable[[BreakerState], None],
+    ) -> None:
+        self._probe_delay = probe_delay
+        self._report = report
+        self.in_flight = False
+        self.next_at = 0.0
+        self._failures = 0
+
+    def opened(self, now: float) -> None:
+        """The breaker just opened: the first probe goes after the base delay."""
+        self._failures = 0
+        self.next_at = now + self._probe_delay(0, None)
+        self._report("open")
+
+    def due(self, now: float) -> bool:
+        """True when a probe may be sent now."""
+        return not self.in_flight and now >= self.next_at
+
+    def started(self) -> None:
+        """A probe was sent."""
+        self.in_flight = True
+        self._report("half_open")
+
+    def returned(self, probe: bool) -> None:
+        """An attempt came back (the probe, if `probe`)."""
+        self.in_flight = self.in_flight and not probe
+
+    def failed(self, now: float, retry_after_s: float | None) -> None:
+        """The probe met the outage again: back off before the next one."""
+        self._failures += 1
+        self.next_at = now + self._probe_delay(self._failures, retry_after_s)
+        self._report("open")
+
+    def closed(self) -> None:
+        """The endpoint answers again."""
+        self._report("closed")

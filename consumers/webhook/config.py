@@ -9,12 +9,17 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 from urllib.parse import urlsplit
 
 from consumers.webhook.signing import SigningKeyError, decode_signing_key, parse_header_option
+from ops.observability.service_options import (
+    ObservabilityOptions,
+    add_observability_arguments,
+    observability_options,
+)
 
 DEFAULT_RATE = 5.0  # the original's --wr default; `<= 0` also means 5, as in the original
 
@@ -53,6 +58,7 @@ class RelayConfig:
     max_buffered: int
     max_consecutive_dead_letters: int
     session_timeout_ms: int = 45_000
+    observability: ObservabilityOptions = field(default_factory=ObservabilityOptions)
 
 
 # flag -> (environment variable, type, default, help)
@@ -114,6 +120,7 @@ def build_parser(environ: Mapping[str, str], prog: str = "dbsync2 consume webhoo
         default=environ.get("DBSYNC_INSECURE_SKIP_VERIFY", "").lower() in _TRUE,
         help="do not verify TLS certificates (never in production)",
     )
+    add_observability_arguments(parser, environ)
     return parser
 
 
@@ -206,4 +213,5 @@ def parse_config(argv: Sequence[str], environ: Mapping[str, str]) -> RelayConfig
         max_buffered=args.max_buffered,
         max_consecutive_dead_letters=args.max_consecutive_dead_letters,
         session_timeout_ms=args.session_timeout_ms,
+        observability=observability_options(args),
     )

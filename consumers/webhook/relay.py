@@ -17,20 +17,19 @@ from __future__ import annotations
 
 import itertools
 import logging
-import queue
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from confluent_kafka import KafkaError, TopicPartition
 
 from consumers.runtime.dead_letter import DeadLetterLimit, DeadLetterPublisher
 from consumers.runtime.envelope import Envelope, open_envelope
+from consumers.webhook.attempts import AttemptPool
 from consumers.webhook.backoff import RetryPolicy
-from consumers.webhook.breaker import CircuitBreaker
+from consumers.webhook.breaker import CircuitBreaker, ProbeSchedule
+from consumers.webhook.observer import RelayObserver
 from consumers.webhook.partitions import KafkaConsumerLike, PartitionGate
 from consumers.webhook.rate_limit import TokenBucket
 from consumers.webhook.scheduler import ContactScheduler, PendingEvent, build_dead_letter
@@ -57,6 +56,7 @@ class WebhookRelay:
         breaker: CircuitBreaker[PendingEvent] | None = None,
         dead_letter_limit: DeadLetterLimit | None = None,
         clock: Callable[[], float] = time.monotonic,
+        observer: RelayObserver | None = None,
     ) -> None:
         self._gate = PartitionGate(consumer, topic, dead_letters)
         self._topic = topic
@@ -68,17 +68,11 @@ class WebhookRelay:
         self._breaker = breaker or CircuitBreaker()
         self._limit = dead_letter_limit
         self._clock = clock
+        self._observer = observer or RelayObserver("webhook", "")
+        self._probes = ProbeSchedule(policy.probe_delay, self._observer.breaker)
         self._scheduler = ContactScheduler()
-        self._results: queue.SimpleQueue[tuple[PendingEvent, AttemptResult, bool]] = (
-            queue.SimpleQueue()
-        )
-        self._executor = ThreadPoolExecutor(settings.in_flight, thread_name_prefix="webhook")
+        self._pool = AttemptPool(sender, settings.in_flight)
         self._seq = itertools.count()
-        self._in_flight = 0
-        self._in_flight_by_partition: Counter[int] = Counter()
-        self._probe_in_flight = False
-        self._probe_failures = 0
-        self._next_probe_at = 0.0
         self._next_commit_at = 0.0
         self._next_catch_up_check = 0.0
         self._wake_at = 0.0
@@ -106,20 +100,22 @@ class WebhookRelay:
         return self.caught_up.wait(timeout)
 
     def _step(self) -> None:
-        busy = self._in_flight > 0 or len(self._scheduler) > 0
+        busy = self._pool.in_flight > 0 or len(self._scheduler) > 0
         # consume() waits for a full batch or the whole timeout, so it is only called without
         # waiting; an idle relay waits in poll(), which returns at the first message.
         messages = [] if busy else [self._gate.consumer.poll(self._settings.idle_poll_s)]
         messages = [m for m in messages if m is not None]
         messages += self._gate.consumer.consume(self._settings.poll_batch, timeout=0)
+        self._observer.polled()
         for message in messages:
             self._ingest(message)
         self._apply_pause()
         self._dispatch()
-        self._drain_results(0.0 if messages else self._wait_budget())
+        self._pool.drain(0.0 if messages else self._wait_budget(), self._handle_result)
         self._dispatch()
         self._commit_due()
         self._update_caught_up(bool(messages))
+        self._observer.maybe_refresh_lag(self._gate.consumer)
 
     def _wait_budget(self) -> float:
         now = self._clock()
@@ -128,7 +124,7 @@ class WebhookRelay:
         if due is not None:
             wake.append(due)
         if self._breaker.is_open:
-            wake.append(self._next_probe_at)
+            wake.append(self._probes.next_at)
         return max(0.0, min(wake) - now)
 
     # --- intake --------------------------------------------------------------------------------
@@ -151,6 +147,7 @@ class WebhookRelay:
             message.timestamp()[1],
             message.headers(),
         )
+        self._observer.ingested(envelope)
         if envelope.event is None:
             self._publish_dead_letter(envelope, "DecodeError", envelope.decode_error or "")
             self._gate.ledger.mark_done(partition, offset)
@@ -161,6 +158,7 @@ class WebhookRelay:
         else:  # contact snapshots and inbound calls are not sent to web services
             self.stats.skipped += 1
             self._gate.ledger.mark_done(partition, offset)
+            self._observer.finished(envelope, delivered=False)
 
     def _apply_pause(self) -> None:
         buffered, limit = len(self._scheduler), self._settings.max_buffered
@@ -168,21 +166,22 @@ class WebhookRelay:
         overloaded = buffered > limit or (self._gate.paused and buffered > limit // 2)
         if overloaded and not self._gate.paused:
             self.stats.backpressure_pauses += 1
+            self._observer.retry("backpressure")
         self.stats.max_buffered_seen = max(self.stats.max_buffered_seen, buffered)
         self._gate.set_paused(self._breaker.is_open or overloaded)
+        self._observer.paused(self._gate.paused)
 
     # --- attempts ------------------------------------------------------------------------------
 
     def _dispatch(self) -> None:
         now = self._clock()
         if self._breaker.is_open:
-            if not self._probe_in_flight and now >= self._next_probe_at:
-                probe = self._scheduler.oldest_head()
-                if probe is not None:
-                    self._probe_in_flight = True
-                    self._submit(probe, probe=True)
+            probe = self._scheduler.oldest_head() if self._probes.due(now) else None
+            if probe is not None:
+                self._probes.started()
+                self._pool.submit(probe, probe=True)
             return
-        while self._in_flight < self._settings.in_flight:
+        while self._pool.in_flight < self._settings.in_flight:
             pending = self._scheduler.pop_ready(now)
             if pending is None:
                 return
@@ -191,40 +190,10 @@ class WebhookRelay:
                 self._scheduler.push_back(pending)
                 self._wake_at = now + wait
                 return
-            self._submit(pending, probe=False)
-
-    def _submit(self, pending: PendingEvent, probe: bool) -> None:
-        self._in_flight += 1
-        self._in_flight_by_partition[pending.envelope.partition] += 1
-        self._executor.submit(self._attempt, pending, probe)
-
-    def _attempt(self, pending: PendingEvent, probe: bool) -> None:
-        """Worker thread: one POST; the result goes back to the loop."""
-        try:
-            result = self._sender.send(pending.event)
-        except Exception as exc:  # a bug must not kill the worker or lose the event
-            log.exception("unexpected error while sending event %s", pending.event.event_id)
-            result = AttemptResult(
-                AttemptOutcome.REJECTED, None, None, "", f"internal error: {type(exc).__name__}", ""
-            )
-        self._results.put((pending, result, probe))
-
-    def _drain_results(self, block_s: float) -> None:
-        try:
-            item = self._results.get(timeout=block_s) if block_s > 0 else self._results.get_nowait()
-        except queue.Empty:
-            return
-        while True:
-            self._handle_result(*item)
-            try:
-                item = self._results.get_nowait()
-            except queue.Empty:
-                return
+            self._pool.submit(pending, probe=False)
 
     def _handle_result(self, pending: PendingEvent, result: AttemptResult, probe: bool) -> None:
-        self._in_flight -= 1
-        self._in_flight_by_partition[pending.envelope.partition] -= 1
-        self._probe_in_flight = self._probe_in_flight and not probe
+        self._probes.returned(probe)
         self.stats.attempts += 1
         if pending.abandoned:
             return
@@ -236,20 +205,20 @@ class WebhookRelay:
         if not result.is_outage:
             if self._breaker.is_open:
                 log.warning("webhook endpoint answers again: circuit breaker closed, resuming")
+                self._probes.closed()
             self._breaker.record_success()
         if result.delivered:
             self.stats.delivered += 1
             if self._limit is not None:
                 self._limit.record_success()
+            self._observer.finished(pending.envelope, delivered=True)
             self._finish(pending)
             return
         if result.is_outage:
             if self._breaker.is_open:  # not counted against the event
                 if probe:
-                    self._probe_failures += 1
-                    delay = self._policy.probe_delay(self._probe_failures, result.retry_after_s)
-                    self._next_probe_at = now + delay
-                self._scheduler.retry_at(pending, now)
+                    self._probes.failed(now, result.retry_after_s)
+                self._retry(pending, now)
                 return
             pending.attempts += 1
             streak = self._breaker.record_outage(
@@ -259,22 +228,24 @@ class WebhookRelay:
             )
             if streak is not None:
                 self._open_breaker(streak, now)
-                self._scheduler.retry_at(pending, now)
+                self._retry(pending, now)
                 return
         else:
             pending.attempts += 1
         if pending.attempts >= self._settings.max_attempts:
             self._dead_letter(pending)
             return
-        delay = self._policy.retry_delay(pending.attempts, result.retry_after_s)
-        self._scheduler.retry_at(pending, now + delay)
+        self._retry(pending, now + self._policy.retry_delay(pending.attempts, result.retry_after_s))
+
+    def _retry(self, pending: PendingEvent, due: float) -> None:
+        self._observer.retry("retryable")
+        self._scheduler.retry_at(pending, due)
 
     def _open_breaker(self, streak: list[PendingEvent], now: float) -> None:
         for item in streak:
             item.attempts = max(0, item.attempts - 1)
         self.stats.breaker_opened += 1
-        self._probe_failures = 0
-        self._next_probe_at = now + self._policy.probe_delay(0)
+        self._probes.opened(now)
         log.warning(
             "webhook endpoint looks down (%d consecutive failures, last: %s): circuit breaker "
             "open, consumption paused, probing",
@@ -289,13 +260,6 @@ class WebhookRelay:
     # --- dead letters and commits --------------------------------------------------------------
 
     def _dead_letter(self, pending: PendingEvent) -> None:
-        log.warning(
-            "event %s of contact %s dead-lettered after %d attempts (last status %s)",
-            pending.event.event_id,
-            pending.envelope.contact_key,
-            pending.attempts,
-            pending.last_status,
-        )
         self._publish_dead_letter(
             pending.envelope, f"webhook.{pending.last_outcome}", pending.last_error, pending
         )
@@ -309,6 +273,8 @@ class WebhookRelay:
         pending: PendingEvent | None = None,
     ) -> None:
         self._dead_letters.publish(build_dead_letter(envelope, error_class, message, pending))
+        attempts = 0 if pending is None else pending.attempts
+        self._observer.dead_lettered(envelope, error_class, message, attempts)
         self._gate.note_dead_letter()
         self.stats.dead_lettered += 1
         if self._limit is not None:
@@ -318,20 +284,22 @@ class WebhookRelay:
         now = self._clock()
         if now >= self._next_commit_at:
             self._next_commit_at = now + self._settings.commit_interval_s
+            before = self._gate.ledger.committable()
             self._gate.commit()
+            self._observer.committed(self._topic, before, self._gate.ledger.committable())
 
     # --- rebalances, catching up, shutdown -----------------------------------------------------
 
     def _on_assign(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
-        self._gate.forget({tp.partition for tp in partitions if tp.topic == self._topic})
+        mine = {tp.partition for tp in partitions if tp.topic == self._topic}
+        self._gate.forget(mine)
+        self._observer.assigned(self._topic, mine)
 
     def _on_revoke(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
         revoked = {tp.partition for tp in partitions if tp.topic == self._topic}
         deadline = self._clock() + self._settings.revoke_grace_s
-        while (
-            any(self._in_flight_by_partition[p] > 0 for p in revoked) and self._clock() < deadline
-        ):
-            self._drain_results(0.05)
+        while any(self._pool.by_partition[p] > 0 for p in revoked) and self._clock() < deadline:
+            self._pool.drain(0.05, self._handle_result)
         self._release(revoked, commit=True)
 
     def _on_lost(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
@@ -342,6 +310,7 @@ class WebhookRelay:
         if commit:
             self._gate.commit(partitions)
         self._gate.forget(partitions)
+        self._observer.revoked(self._topic, partitions)
         if dropped:
             log.info(
                 "partitions %s revoked: %d unfinished events left for the next owner",
@@ -350,7 +319,7 @@ class WebhookRelay:
             )
 
     def _update_caught_up(self, got_messages: bool) -> None:
-        if got_messages or self._in_flight or len(self._scheduler):
+        if got_messages or self._pool.in_flight or len(self._scheduler):
             self.caught_up.clear()
             return
         now = self._clock()
@@ -365,11 +334,11 @@ class WebhookRelay:
     def _shutdown(self) -> None:
         deadline = self._clock() + self._settings.shutdown_grace_s
         try:
-            while self._in_flight > 0 and self._clock() < deadline:
-                self._drain_results(0.05)
+            while self._pool.in_flight > 0 and self._clock() < deadline:
+                self._pool.drain(0.05, self._handle_result)
             self._gate.commit()
         except Exception:
             log.exception("error while finishing; uncommitted events will be redelivered")
         finally:
             self._gate.consumer.close()
-            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._pool.shutdown()

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Mapping
 from types import FrameType
 from typing import cast
+from urllib.parse import urlsplit
 
 import requests
 from confluent_kafka import Consumer, KafkaException, Producer
@@ -32,11 +33,16 @@ from consumers.runtime.topic_setup import ensure_topic
 from consumers.webhook.backoff import RetryPolicy
 from consumers.webhook.breaker import CircuitBreaker
 from consumers.webhook.config import ConfigError, RelayConfig, parse_config
+from consumers.webhook.observer import LAG_REFRESH_SECONDS, RelayObserver
 from consumers.webhook.rate_limit import TokenBucket
 from consumers.webhook.relay import KafkaConsumerLike, RelaySettings, WebhookRelay
 from consumers.webhook.scheduler import PendingEvent
 from consumers.webhook.sender import SecretRedactor, WebhookSender, describe_url, url_secrets
 from consumers.webhook.signing import RequestSigner, decode_signing_key
+from ops.observability.health import Readiness
+from ops.observability.json_logs import configure_logging
+from ops.observability.metrics import PipelineMetrics
+from ops.observability.service_options import start_health_server
 from schemas.topics import DEAD_LETTERS, dead_letter_topic, events_topic
 
 log = logging.getLogger(__name__)
@@ -71,8 +77,25 @@ def build_sender(config: RelayConfig, session: requests.Session) -> WebhookSende
     )
 
 
-def build_relay(config: RelayConfig, session: requests.Session | None = None) -> WebhookRelay:
-    """Build a relay with real Kafka clients; creates the dead-letter topic if missing."""
+def metric_target(url: str) -> str:
+    """Return scheme://host[:port] of the endpoint: the breaker metric's label (no path/query)."""
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname or ''}{port}"
+
+
+def build_relay(
+    config: RelayConfig,
+    session: requests.Session | None = None,
+    metrics: PipelineMetrics | None = None,
+    readiness: Readiness | None = None,
+    lag_interval: float = LAG_REFRESH_SECONDS,
+) -> WebhookRelay:
+    """Build a relay with real Kafka clients; creates the dead-letter topic if missing.
+
+    With `metrics` / `readiness` it reports intake, deliveries, lag, retries, dead letters and
+    the breaker state, and adds the readiness checks `partitions_assigned` and `breaker_not_open`.
+    """
     topic = events_topic(config.campaign)
     dlq_topic = dead_letter_topic(config.campaign, config.group)
     ensure_topic(
@@ -117,6 +140,9 @@ def build_relay(config: RelayConfig, session: requests.Session | None = None) ->
         bucket=TokenBucket(config.rate, config.burst),
         breaker=CircuitBreaker[PendingEvent](config.breaker_threshold),
         dead_letter_limit=limit,
+        observer=RelayObserver(
+            config.group, metric_target(config.url), metrics, readiness, lag_interval
+        ),
     )
 
 
@@ -138,14 +164,31 @@ def main(argv: list[str], environ: Mapping[str, str] | None = None) -> int:
     except ConfigError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
-    logging.basicConfig(
-        level=env.get("DBSYNC_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    configure_logging(
+        config.observability.log_json,
+        logging.getLevelName(env.get("DBSYNC_LOG_LEVEL", "INFO").upper()),
     )
     stop = threading.Event()
     install_stop_signals(stop)
+    metrics, readiness = PipelineMetrics(process_metrics=True), Readiness()
     try:
-        relay = build_relay(config)
+        server = start_health_server(config.observability, metrics, readiness)
+    except OSError as exc:
+        print(f"{PROG}: error: cannot serve metrics: {exc}", file=sys.stderr)
+        return 1
+    try:
+        return run_relay(config, stop, metrics, readiness)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def run_relay(
+    config: RelayConfig, stop: threading.Event, metrics: PipelineMetrics, readiness: Readiness
+) -> int:
+    """Build the relay and run it until `stop` is set; return the exit code."""
+    try:
+        relay = build_relay(config, metrics=metrics, readiness=readiness)
     except KafkaException as exc:
         print(f"{PROG}: error: cannot set up Kafka: {exc}", file=sys.stderr)
         return 2

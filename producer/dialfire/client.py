@@ -45,6 +45,16 @@ DEFAULT_BASE_URL = "https://api.dialfire.com"
 PAGE_LIMIT = 1000  # the original's FETCH_SIZE_* (E2, E4, E5); the server caps pages at 1000
 MAX_IDS_PER_POST = 20  # the original's FETCH_SIZE_CONTACTS; the API refuses more per E3 request
 _TRANSIENT = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+# Metric label per endpoint path (bounded: the five endpoints, never an id).
+ENDPOINT_NAMES = {
+    "/fields/list": "fields",
+    "/contacts/list": "contacts_list",
+    "/contacts/": "contacts",
+    "/contacts/transactions/": "transactions",
+    "/inbound/calls/": "inbound_calls",
+}
+# on_request(endpoint, seconds, error kind or None): called once per HTTP attempt.
+RequestHook = Callable[[str, float, str | None], None]
 
 
 @dataclass
@@ -77,6 +87,7 @@ class DialfireClient:
         timeout: tuple[float, float] = (5.0, 60.0),
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        on_request: RequestHook | None = None,
     ) -> None:
         """`timeout` = (connect, read) seconds: 5 s to connect is generous for one TLS handshake;
         60 s of read silence covers a slow 1000-row page but not a hung connection."""
@@ -87,6 +98,7 @@ class DialfireClient:
         self._timeout = timeout
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
+        self._on_request = on_request
         self.stats = ClientStats()
 
     def __repr__(self) -> str:
@@ -183,11 +195,14 @@ class DialfireClient:
                 )
             except _TRANSIENT as exc:
                 problem = f"{type(exc).__name__}"
+                self._report(path, started, _error_kind(exc))
             except requests.RequestException as exc:
+                self._report(path, started, "request_error")
                 raise DialfireError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
             else:
                 self.stats.add(time.monotonic() - started, attempt > 1)
                 status = response.status_code
+                self._report(path, started, None if status == 200 else f"http_{status}")
                 if status == 200:
                     return _decode_json(response, method, path)
                 if status in (401, 403):
@@ -209,6 +224,15 @@ class DialfireClient:
             )  # fmt: skip
             self._sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _report(self, path: str, started: float, error_kind: str | None) -> None:
+        if self._on_request is not None:
+            endpoint = ENDPOINT_NAMES.get(path, "other")
+            self._on_request(endpoint, time.monotonic() - started, error_kind)
+
+
+def _error_kind(exc: Exception) -> str:
+    return "timeout" if isinstance(exc, requests.Timeout) else "connection_error"
 
 
 def _decode_json(response: requests.Response, method: str, path: str) -> Any:
