@@ -22,6 +22,7 @@ import fastavro.schema
 from schemas.errors import DecodeError, EncodeError
 from schemas.events import ContactSnapshot, Event, InboundCallEvent, TransactionEvent
 from schemas.records import (
+    FAST_READERS,
     contact_snapshot_from_record,
     inbound_call_event_from_record,
     to_record,
@@ -77,14 +78,20 @@ class EventCodec:
         self._writers: dict[type[Any], _Writer] = {}
         # fingerprint -> (event type, writer schema); the reader schema is always the current one.
         self._readers: dict[bytes, tuple[type[Any], Any]] = {}
+        # fingerprint of a current schema -> its fast reader (bytes, body start) -> event.
+        self._fast: dict[bytes, Callable[[bytes, int], Event]] = {}
         for event_type, filename in SCHEMA_FILES.items():
             schema_json = load_schema_json(filename)
             parsed = fastavro.parse_schema(schema_json)
             fp = fingerprint_of(schema_json)
             self._writers[event_type] = _Writer(parsed, MARKER + fp)
             self._readers[fp] = (event_type, parsed)
+            fast = FAST_READERS.get(event_type)
+            if fast is not None and fast[0] == fp.hex():
+                self._fast[fp] = fast[1]
         for fp, (event_type, writer_json) in extra_readers.items():
             self._readers[fp] = (event_type, fastavro.parse_schema(dict(writer_json)))
+            self._fast.pop(fp, None)
 
     def fingerprints(self) -> dict[str, bytes]:
         """Return the fingerprint of each current schema, by event type name."""
@@ -114,6 +121,12 @@ class EventCodec:
                 f"not Avro single-object encoding: marker {data[:2].hex()} instead of c301"
             )
         fp = data[2:HEADER_SIZE]
+        fast = self._fast.get(fp)
+        if fast is not None:
+            try:
+                return fast(data, HEADER_SIZE)
+            except Exception:  # anything unusual: fastavro decodes it below, errors as before
+                fast = None
         reader = self._readers.get(fp)
         if reader is None:
             raise DecodeError(

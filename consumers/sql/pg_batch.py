@@ -21,9 +21,11 @@ from sqlalchemy.dialects import postgresql
 from consumers.sql.rows import Row
 from consumers.sql.schema import TableLayout
 from consumers.sql.tables import VERSION_COLUMN, ColumnKind
-from consumers.sql.values import TruncationCounter, build_converter, to_text
+from consumers.sql.values import TruncationCounter, build_converter, to_number, to_text
 
 # COPY text format escapes (PostgreSQL docs, "COPY ... Text Format").
+# Value types whose text form needs no conversion beyond str() (bool is not int here).
+_PLAIN_TEXT_TYPES = frozenset({str, int, type(None)})
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
@@ -54,6 +56,18 @@ def _format_text(value: Any) -> str:
     return "\\N" if converted is None else converted.translate(_COPY_ESCAPES)
 
 
+def _format_number(value: Any) -> str:
+    """Number column: ints and plain floats are already in the text form their Decimal has."""
+    cls = value.__class__
+    if cls is int:
+        return str(value)
+    if cls is float:
+        text = repr(value)
+        if "e" not in text and "n" not in text:  # no exponent, not nan/inf: str(Decimal(text))
+            return text
+    return format_copy_value(to_number(value))
+
+
 def build_copy_formatter(
     kind: ColumnKind, max_length: int | None, column: str, counter: TruncationCounter
 ) -> Callable[[Any], str]:
@@ -61,6 +75,8 @@ def build_copy_formatter(
     numeric = (ColumnKind.NUMBER, ColumnKind.BOOL, ColumnKind.VERSION)
     if kind not in numeric and max_length is None:
         return _format_text
+    if kind is ColumnKind.NUMBER:
+        return _format_number
     convert = build_converter(kind, max_length, column, counter)
 
     def format_value(value: Any) -> str:
@@ -80,20 +96,29 @@ class PgCopyUpsert:
             return dialect.identifier_preparer.quote(name).replace("%%", "%")
 
         table = layout.sa_table()
-        self.keys = [info.key for info in layout.columns()]
-        self.plan = [
+        columns = layout.columns()
+        self.keys = [info.key for info in columns]
+        # COPY's column list need not follow the table: unbounded text columns come first, so a
+        # row's text part is one join of its strings (see format_rows); the version comes last.
+        numeric = (ColumnKind.NUMBER, ColumnKind.BOOL, ColumnKind.VERSION)
+        free = [i for i in columns if i.kind not in numeric and i.max_length is None]
+        versions = [i for i in columns if i.kind is ColumnKind.VERSION]
+        rest = [i for i in columns if i not in free and i not in versions]
+        if len(versions) != 1:
+            raise ValueError(f"{layout.name} needs exactly one version column")
+        self.text_fields = [info.field for info in free]
+        self.rest_plan = [
             (info.field, build_copy_formatter(info.kind, info.max_length, info.column, counter))
-            for info in layout.columns()
+            for info in rest
         ]
-        self.version_index = [info.kind for info in layout.columns()].index(ColumnKind.VERSION)
         stage_name = f"dbsync_stage_{layout.spec.entity}"
-        names = ", ".join(quote(info.column) for info in layout.columns())
+        names = ", ".join(quote(info.column) for info in [*free, *rest, *versions])
         self.create = (
             f"CREATE TEMPORARY TABLE IF NOT EXISTS {quote(stage_name)} "
             f"(LIKE {quote(layout.name)}) ON COMMIT DROP"
         )
         self.copy = f"COPY {quote(stage_name)} ({names}) FROM STDIN"
-        stage = sa.table(stage_name, *(sa.column(info.column) for info in layout.columns()))
+        stage = sa.table(stage_name, *(sa.column(info.column) for info in columns))
         stmt = postgresql.insert(table).from_select(
             [table.c[k] for k in self.keys], sa.select(*stage.c)
         )
@@ -107,19 +132,50 @@ class PgCopyUpsert:
         )
         self.upsert = str(stmt.compile(dialect=dialect)).replace("%%", "%")
 
+    def format_rows(self, rows: Sequence[Row]) -> str:
+        """Return the COPY text of `rows`, one line per row, columns in COPY's order."""
+        text_fields = self.text_fields
+        rest_plan = self.rest_plan
+        tabs = len(text_fields) - 1
+        lines: list[str] = []
+        append = lines.append
+        for row in rows:
+            get = row.values.get
+            cells = [fmt(get(field)) for field, fmt in rest_plan]
+            cells.append(str(row.version))
+            if text_fields:
+                texts = list(map(get, text_fields))
+                # Common case: only strings, ints and None. Join them as they are and check the
+                # whole line once for characters COPY must escape; the only backslashes allowed
+                # are those of the \N markers put in for None and "".
+                part = None
+                if set(map(type, texts)) <= _PLAIN_TEXT_TYPES:
+                    part = "\t".join(
+                        [
+                            (text or "\\N")
+                            if text.__class__ is str
+                            else ("\\N" if text is None else str(text))
+                            for text in texts
+                        ]
+                    )
+                    if (
+                        part.count("\\") != texts.count(None) + texts.count("")
+                        or part.count("\t") != tabs
+                        or "\n" in part
+                        or "\r" in part
+                    ):
+                        part = None
+                if part is None:
+                    part = "\t".join([_format_text(text) for text in texts])
+                cells.insert(0, part)
+            append("\t".join(cells))
+        append("")
+        return "\n".join(lines)
+
     def execute(self, conn: sa.Connection, rows: Sequence[Row]) -> None:
         """Upsert `rows` (every column of the layout) inside `conn`'s current transaction."""
         psycopg2: Any = importlib.import_module("psycopg2")  # no type stubs
-        plan = self.plan
-        version_index = self.version_index
-        buffer = io.StringIO()
-        for row in rows:
-            get = row.values.get
-            cells = [fmt(get(field)) for field, fmt in plan]
-            cells[version_index] = str(row.version)
-            buffer.write("\t".join(cells))
-            buffer.write("\n")
-        buffer.seek(0)
+        buffer = io.StringIO(self.format_rows(rows))
         driver = conn.connection.driver_connection
         if driver is None:
             raise sa.exc.InvalidRequestError("no driver connection")

@@ -81,7 +81,9 @@ def _fixed(spec: TableSpec, attributes: Mapping[str, Any]) -> dict[str, Any]:
 
 def derive_contact_row(event: ContactSnapshot) -> Row:
     """Return the contacts row: every attribute (custom fields included) but `$task_log`."""
-    values = {k: v for k, v in event.contact.items() if k not in EXCLUDED_CONTACT_KEYS}
+    values = dict(event.contact)  # a C-level copy; then drop the few excluded keys
+    for excluded in EXCLUDED_CONTACT_KEYS:
+        values.pop(excluded, None)
     values["$id"] = event.contact_id
     if values.get("$md5") is None and event.md5 is not None:
         values["$md5"] = event.md5

@@ -20,11 +20,19 @@ from consumers.sql.pg_batch import PgCopyUpsert
 from consumers.sql.rows import Row, RowSet, collect_rows
 from consumers.sql.schema import SchemaManager, TableLayout
 from consumers.sql.tables import ALL_TABLES, VERSION_COLUMN, ColumnKind
-from consumers.sql.upsert import build_offsets_upsert, build_upsert
+from consumers.sql.upsert import (
+    MySqlValuesUpsert,
+    NoLiteralError,
+    build_offsets_upsert,
+    build_upsert,
+)
 from consumers.sql.values import TruncationCounter, build_converter
 from schemas import Event
 
 log = logging.getLogger(__name__)
+
+# PyMySQL's SERVER_STATUS_NO_BACKSLASH_ESCAPES: backslashes are literal, so no inlining.
+_NO_BACKSLASH_ESCAPES = 512
 
 # Logging every cut value would flood the log on a legacy varchar(50) table; log the running
 # totals at most this often instead.
@@ -44,6 +52,9 @@ class BatchWriter:
         self._group_id = group_id
         self._statements: dict[str, tuple[TableLayout, Any]] = {}
         self._plans: dict[str, list[tuple[str, str, Callable[[Any], Any]]]] = {}
+        # MySQL/MariaDB with PyMySQL: rows inlined as literals, converters in VALUES order.
+        self._inline: dict[str, tuple[MySqlValuesUpsert, list[Callable[[Any], Any]], list[str]]]
+        self._inline = {}
         self._offsets_stmt = build_offsets_upsert(schema.offsets, engine.dialect)
         self.truncations = TruncationCounter({})
         self._truncations_logged = 0.0
@@ -69,7 +80,69 @@ class BatchWriter:
                 for info in layout.columns()
                 if info.kind is not ColumnKind.VERSION
             ]
+            self._inline.pop(layout.spec.entity, None)
+            dialect = self._engine.dialect
+            inline: MySqlValuesUpsert | None = None
+            if dialect.name == "mysql" and dialect.driver == "pymysql":
+                try:
+                    inline = MySqlValuesUpsert(layout, dialect)
+                except ValueError as exc:
+                    log.info("rows of %s go through executemany: %s", layout.name, exc)
+            if inline is not None:
+                by_key = {info.key: info for info in layout.columns()}
+                ordered = [by_key[key] for key in inline.keys]
+                self._inline[layout.spec.entity] = (
+                    inline,
+                    [
+                        build_converter(info.kind, info.max_length, info.column, self.truncations)
+                        for info in ordered
+                    ],
+                    [info.field for info in ordered],
+                )
         return cached[1]
+
+    def _execute_inline(
+        self, conn: sa.Connection, layout: TableLayout, rows: Sequence[Row]
+    ) -> bool:
+        """Upsert `rows` as inlined literals; return False (nothing done) if the server's
+        sql_mode makes backslashes literal."""
+        driver: Any = conn.connection.driver_connection
+        if driver is None:
+            raise sa.exc.InvalidRequestError("no driver connection")
+        if driver.server_status & _NO_BACKSLASH_ESCAPES:
+            return False
+        inline, converters, fields = self._inline[layout.spec.entity]
+        version_index = inline.keys.index(layout.fixed[VERSION_COLUMN].key)
+        plan = list(zip(fields, converters, strict=True))
+        values = []
+        for row in rows:
+            get = row.values.get
+            converted = [convert(get(field)) for field, convert in plan]
+            converted[version_index] = row.version
+            values.append(converted)
+        try:
+            statements = inline.statements(values)
+        except NoLiteralError:
+            # A value only the driver renders (or rejects): same values, the driver's way.
+            conn.execute(
+                self._statement(layout), [dict(zip(inline.keys, v, strict=True)) for v in values]
+            )
+            return True
+        dialect = self._engine.dialect
+        dbapi: Any = dialect.dbapi
+        try:
+            with driver.cursor() as cursor:
+                for statement in statements:
+                    cursor.execute(statement)
+        except dbapi.Error as exc:
+            lost = bool(dialect.is_disconnect(exc, driver, None))
+            if lost:
+                conn.invalidate(exc)
+            # The statement text without the inlined values (no row data in error reports).
+            raise sa.exc.DBAPIError.instance(
+                inline.head + "...", None, exc, dbapi.Error, connection_invalidated=lost
+            ) from exc
+        return True
 
     def _params(self, layout: TableLayout, rows: Sequence[Row]) -> list[dict[str, Any]]:
         """Return one parameter dict per row: every column of the layout (absent -> NULL)."""
@@ -94,6 +167,8 @@ class BatchWriter:
             statement = self._statement(layout)
             if isinstance(statement, PgCopyUpsert):
                 statement.execute(conn, rows)
+            elif spec.entity in self._inline and self._execute_inline(conn, layout, rows):
+                pass
             else:
                 conn.execute(statement, self._params(layout, rows))
             written += len(rows)

@@ -137,6 +137,12 @@ def peak_rss_mib(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(pid: int) -> float:
+    """Return a process's user + system CPU time so far, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_materializer(
     url: str, campaign: str, bootstrap: str, total: int, batch: int, instances: int = 1
 ) -> dict[str, Any]:
@@ -158,12 +164,14 @@ def run_materializer(
     processes = [subprocess.Popen(command, env=env) for _ in range(instances)]
     first_at: float | None = None
     first_done = 0
+    first_cpu = 0.0
     try:
         while True:
             done = stored_total(engine, group)
             now = time.monotonic()
             if done and first_at is None:
                 first_at, first_done = now, done
+                first_cpu = sum(cpu_seconds(process.pid) for process in processes)
             if done >= total:
                 break
             for process in processes:
@@ -172,6 +180,7 @@ def run_materializer(
             time.sleep(0.05)  # polling interval of the harness, not a synchronisation sleep
         finished = time.monotonic()
         rss = max(peak_rss_mib(process.pid) for process in processes)
+        cpu = sum(cpu_seconds(process.pid) for process in processes)
     finally:
         for process in processes:
             process.send_signal(signal.SIGTERM)
@@ -185,6 +194,9 @@ def run_materializer(
         "events_per_s": round(total / seconds),
         "rows_per_s": round(total / seconds),
         "steady_events_per_s": round(steady),
+        # The consumer's own CPU per event (after the first batch): robust to a loaded machine.
+        "consumer_cpu_us_per_event": round((cpu - first_cpu) * 1e6 / max(total - first_done, 1), 1),
+        "consumer_cpu_seconds_total": round(cpu, 2),
         "peak_rss_mib_per_instance": round(rss, 1),
         "batch_size": batch,
         "instances": instances,
