@@ -78,13 +78,21 @@ class LagTracker:
         now_ms = self._clock.time() * 1000.0
         for tp in sorted(assigned):
             try:
+                # The end offset arrives with every fetch response, so the cached value costs no
+                # broker round trip; only a partition not fetched yet asks the broker (a blocking
+                # call in the consume loop, which is why it is the exception).
                 _low, high = consumer.get_watermark_offsets(
-                    TopicPartition(tp[0], tp[1]), timeout=2.0, cached=False
+                    TopicPartition(tp[0], tp[1]), cached=True
                 )
+                if high < 0:
+                    _low, high = consumer.get_watermark_offsets(
+                        TopicPartition(tp[0], tp[1]), timeout=2.0, cached=False
+                    )
                 if tp not in self.committed:
                     found = consumer.committed([TopicPartition(tp[0], tp[1])], timeout=2.0)
-                    if found and found[0].offset >= 0:
-                        self.committed[tp] = int(found[0].offset)
+                    # Ask once: an unknown committed offset counts from the low watermark.
+                    known = found and found[0].offset >= 0
+                    self.committed[tp] = int(found[0].offset) if known else max(int(_low), 0)
             except KafkaException as exc:
                 log.debug("lag refresh failed for %s: %s", tp, exc)
                 continue
