@@ -44,6 +44,7 @@ class LagTracker:
         self.committed: dict[TP, int] = {}
         self._pending_ts: dict[TP, int] = {}
         self._last_ts: dict[TP, int] = {}
+        self._last_high: dict[TP, int] = {}
 
     def note_received(self, tp: TP, timestamp_ms: int) -> None:
         """Remember the time of the oldest in-flight message of a partition."""
@@ -66,7 +67,7 @@ class LagTracker:
 
     def forget(self, tp: TP) -> None:
         """Forget a revoked partition."""
-        for store in (self.committed, self._pending_ts, self._last_ts):
+        for store in (self.committed, self._pending_ts, self._last_ts, self._last_high):
             store.pop(tp, None)
         if self._sink is not None:
             self._sink.forget_partition(self._group, tp[0], tp[1])
@@ -78,16 +79,18 @@ class LagTracker:
         now_ms = self._clock.time() * 1000.0
         for tp in sorted(assigned):
             try:
-                # The end offset arrives with every fetch response, so the cached value costs no
-                # broker round trip; only a partition not fetched yet asks the broker (a blocking
-                # call in the consume loop, which is why it is the exception).
+                # While a partition is being fetched, every fetch response refreshes the cached end
+                # offset, so a busy consumer pays no broker round trip here. When the cached value
+                # did not move (idle, or paused during an outage, when nothing is fetched), ask the
+                # broker: then the loop has time, and lag must keep rising while paused.
                 _low, high = consumer.get_watermark_offsets(
                     TopicPartition(tp[0], tp[1]), cached=True
                 )
-                if high < 0:
+                if high < 0 or high == self._last_high.get(tp):
                     _low, high = consumer.get_watermark_offsets(
                         TopicPartition(tp[0], tp[1]), timeout=2.0, cached=False
                     )
+                self._last_high[tp] = int(high)
                 if tp not in self.committed:
                     found = consumer.committed([TopicPartition(tp[0], tp[1])], timeout=2.0)
                     # Ask once: an unknown committed offset counts from the low watermark.
