@@ -119,12 +119,17 @@ class WebhookRelay:
 
     def _wait_budget(self) -> float:
         now = self._clock()
+        # Only a deadline the loop can act on may wake it early: with every slot in flight, or a
+        # probe already out while the breaker is open, a past-due time would turn the wait into
+        # a busy loop (a finished attempt wakes `drain` anyway).
         wake = [now + 0.05, self._wake_at if self._wake_at > now else now + 0.05]
-        due = self._scheduler.next_due()
-        if due is not None:
-            wake.append(due)
         if self._breaker.is_open:
-            wake.append(self._probes.next_at)
+            if not self._probes.in_flight:
+                wake.append(self._probes.next_at)
+        elif self._pool.in_flight < self._settings.in_flight:
+            due = self._scheduler.next_due()
+            if due is not None:
+                wake.append(due)
         return max(0.0, min(wake) - now)
 
     # --- intake --------------------------------------------------------------------------------
