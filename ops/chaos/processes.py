@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
@@ -14,6 +15,17 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 STOP_GRACE_SECONDS = 20.0
+PR_SET_PDEATHSIG = 1
+try:  # resolved here, not in the forked child (no dlopen between fork and exec)
+    _LIBC: ctypes.CDLL | None = ctypes.CDLL(None, use_errno=True)
+except OSError:
+    _LIBC = None
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGKILL when the harness dies, so a killed harness leaves no orphans."""
+    if _LIBC is not None:
+        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def dbsync2_argv(*words: str) -> list[str]:
@@ -76,6 +88,7 @@ class Component:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,  # components are started from the main thread only
             )
         self.starts += 1
         self.started_at = time.monotonic()

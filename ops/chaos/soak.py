@@ -169,12 +169,18 @@ class ChaosMonkey:
             at, what, arg = item
             if at > now and not everything:
                 keep.append(item)
-            elif what == "start":
-                self.stack.components[arg].start()
-            elif what == "heal":
-                arg.heal()
-            else:
-                arg.set_mode("ok")
+                continue
+            try:
+                if what == "start":
+                    self.stack.components[arg].start()
+                elif what == "heal":
+                    arg.heal()
+                else:
+                    arg.set_mode("ok")
+            except Exception as exc:  # a failed restoration is retried, never left undone
+                self.faults[f"{what}_error"] += 1
+                print(f"chaos: {what} failed ({exc}); retrying in 1 s", flush=True)
+                keep.append((now + 1.0, what, arg))
         self._due = keep
 
     def _supervise(self) -> None:

@@ -29,9 +29,21 @@ def test_chaos_soak_loses_nothing(postgres_url: str, mariadb_url: str, tmp_path:
             "--report", str(report_path)]  # fmt: skip
     if os.environ.get("DBSYNC_CHAOS_SEED"):
         argv += ["--seed", os.environ["DBSYNC_CHAOS_SEED"]]
-    done = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=seconds + SLACK_SECONDS, check=False)  # fmt: skip
-    assert report_path.exists(), f"no report; stderr:\n{done.stderr[-3000:]}"
+    log_path = tmp_path / "chaos.log"
+    with log_path.open("w") as log:
+        harness = subprocess.Popen(argv, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            returncode = harness.wait(timeout=seconds + SLACK_SECONDS)
+        finally:
+            if harness.poll() is None:  # SIGTERM lets the harness stop what it started
+                harness.terminate()
+                try:
+                    harness.wait(timeout=90)
+                except subprocess.TimeoutExpired:
+                    harness.kill()
+                    harness.wait()
+    output = log_path.read_text(errors="replace")
+    assert report_path.exists(), f"no report; output:\n{output[-3000:]}"
     report = json.loads(report_path.read_text())
     summary = json.dumps({k: v for k, v in report.items() if k != "fault_timeline"}, indent=1)
     assert "error" not in report, summary
@@ -49,4 +61,4 @@ def test_chaos_soak_loses_nothing(postgres_url: str, mariadb_url: str, tmp_path:
         assert part["dead_letters"] == 0, f"{name}: {summary}"
     for name, part in report["components"].items():
         assert not part["unexpected_exits"], f"{name} crashed by itself: {summary}"
-    assert done.returncode == 0, summary
+    assert returncode == 0, summary
