@@ -32,7 +32,7 @@ HARNESSES: dict[str, tuple[str, tuple[str, ...], float]] = {
     "producer": ("ops.bench.producer_bench",
                  ("--contacts", "5000", "--inbound-calls", "500", "--latency-ms", "50",
                   "--in-flight", "1,8"), 600),
-    "sql": ("ops.bench.sql_bench", ("--events", "20000", "--per-row-sample", "2000"), 900),
+    "sql": ("ops.bench.sql_bench", ("--events", "100000", "--per-row-sample", "2000"), 900),
     "webhook": ("ops.bench.webhook_bench", (), 600),
     "latency": ("ops.bench.latency_bench", ("--seconds", "90", "--rate", "2", "--interval", "5s"),
                 600),
