@@ -104,21 +104,6 @@ def prepare_schema(
             delay = min(delay * 2, 10.0)
 
 
-def ensure_dead_letter_topic(admin: Any, new_topic: Callable[..., Any], topic: str) -> None:
-    """Create the group's dead-letter topic from the catalogue spec when it does not exist."""
-    metadata = admin.list_topics(timeout=TOPIC_TIMEOUT_SECONDS)
-    if topic in metadata.topics and metadata.topics[topic].error is None:
-        return
-    spec = new_topic(topic, num_partitions=DEAD_LETTERS.partitions, config=DEAD_LETTERS.config())
-    futures = admin.create_topics([spec], operation_timeout=TOPIC_TIMEOUT_SECONDS)
-    try:
-        futures[topic].result(timeout=TOPIC_TIMEOUT_SECONDS)
-    except Exception as exc:  # a racing instance may have created it first
-        if "already exists" not in str(exc).lower() and "TOPIC_ALREADY_EXISTS" not in str(exc):
-            raise
-    log.info("dead-letter topic %s is ready", topic)
-
-
 def database_probe(engine: sa.Engine) -> Callable[[], None]:
     """Return a cheap reachability probe (`SELECT 1`) for readiness checks."""
 
@@ -144,7 +129,8 @@ def run_sql_group(
     """
     from confluent_kafka import Consumer, Producer, TopicPartition
     from confluent_kafka.admin import AdminClient
-    from confluent_kafka.cimpl import NewTopic
+
+    from consumers.runtime.topic_setup import ensure_topic
 
     log.info(
         "consume sql: campaign %s, group %s, database %s, table prefix %r",
@@ -162,7 +148,8 @@ def run_sql_group(
         dlq_topic = dead_letter_topic(settings.campaign, settings.group)
         if settings.create_dead_letter_topic:
             admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
-            ensure_dead_letter_topic(admin, NewTopic, dlq_topic)
+            if ensure_topic(admin, dlq_topic, DEAD_LETTERS, TOPIC_TIMEOUT_SECONDS):
+                log.info("created dead-letter topic %s", dlq_topic)
         producer: Any = Producer(producer_config(settings.bootstrap_servers))
         config = consumer_config(
             settings.bootstrap_servers,
