@@ -21,8 +21,8 @@ import fastavro.schema
 
 from schemas.errors import DecodeError, EncodeError
 from schemas.events import ContactSnapshot, Event, InboundCallEvent, TransactionEvent
+from schemas.fast_decode import FAST_READERS
 from schemas.records import (
-    FAST_READERS,
     contact_snapshot_from_record,
     inbound_call_event_from_record,
     to_record,

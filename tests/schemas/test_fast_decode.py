@@ -16,7 +16,7 @@ from schemas import (
     encode_event,
 )
 from schemas.codec import HEADER_SIZE
-from schemas.records import FAST_READERS
+from schemas.fast_decode import FAST_READERS
 from tests.schemas.example_events import all_examples
 
 
@@ -60,7 +60,7 @@ def _edge_events() -> list[Any]:
 
 
 def test_fast_readers_are_enabled_for_the_current_schemas() -> None:
-    # Fails when an .avsc changed: update its fast reader (and fingerprint) in schemas.records.
+    # Fails when an .avsc changed: update its fast reader (and fingerprint) in schemas.fast_decode.
     fingerprints = EventCodec().fingerprints()
     for event_type, (fingerprint, _) in FAST_READERS.items():
         assert fingerprints[event_type.__name__].hex() == fingerprint

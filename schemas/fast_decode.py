@@ -1,0 +1,203 @@
+"""Decode the current schemas' flat event bodies in one pass, faster than the generic reader.
+
+fastavro's reader pulls every varint and string through `file.read()` calls, about 0.6 us per
+map entry; these readers walk the bytes directly and build the typed event in one pass. They
+handle only bodies written with the current schema (the codec checks the fingerprint) and raise
+`FastDecodeError` on anything unexpected; the codec then decodes the same bytes again with
+fastavro, so errors, messages and edge cases stay exactly those of the fastavro path.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from fastavro.read import LOGICAL_READERS
+
+from schemas.events import (
+    CampaignId,
+    ContactId,
+    ContactSnapshot,
+    Event,
+    EventId,
+    InboundCallEvent,
+    JsonValue,
+)
+
+
+class FastDecodeError(Exception):
+    """The fast reader met something it does not handle; decode with fastavro instead."""
+
+
+_unpack_double = struct.Struct("<d").unpack_from
+_read_timestamp_millis = LOGICAL_READERS["long-timestamp-millis"]
+
+
+def _timestamp_millis(millis: int) -> datetime:
+    """Return the datetime fastavro returns for a timestamp-millis value."""
+    moment: datetime = _read_timestamp_millis(millis, None, None)
+    return moment
+
+
+def _read_long(data: bytes, pos: int) -> tuple[int, int]:
+    """Return the zig-zag varint at `pos` and the position after it."""
+    b = data[pos]
+    pos += 1
+    n = b & 0x7F
+    shift = 7
+    while b & 0x80:
+        if shift > 63:
+            raise FastDecodeError("varint too long")
+        b = data[pos]
+        pos += 1
+        n |= (b & 0x7F) << shift
+        shift += 7
+    if n >> 64:
+        raise FastDecodeError("varint beyond 64 bits")
+    return (n >> 1) ^ -(n & 1), pos
+
+
+def _read_string(data: bytes, pos: int) -> tuple[str, int]:
+    """Return the UTF-8 string at `pos` and the position after it."""
+    n = data[pos]
+    if n < 0x80 and not n & 1:
+        n >>= 1
+        pos += 1
+    else:
+        n, pos = _read_long(data, pos)
+        if n < 0:
+            raise FastDecodeError("negative length")
+    end = pos + n
+    return data[pos:end].decode("utf-8"), end
+
+
+def _read_optional_string(data: bytes, pos: int) -> tuple[str | None, int]:
+    """Return the ["null", "string"] union value at `pos` and the position after it."""
+    branch = data[pos]
+    if branch == 0:
+        return None, pos + 1
+    if branch == 2:
+        return _read_string(data, pos + 1)
+    raise FastDecodeError("bad union branch")
+
+
+def read_attribute_map(data: bytes, pos: int) -> tuple[dict[str, JsonValue], int]:
+    """Return the attribute map at `pos` as JSON values (what `decode_attributes` returns).
+
+    The map's values are the union [null, boolean, long, double, string, JsonText]; the branch
+    index is one zig-zag byte 0, 2, 4, 6, 8 or 10.
+    """
+    out: dict[str, JsonValue] = {}
+    while True:
+        count, pos = _read_long(data, pos)
+        if count == 0:
+            return out, pos
+        if count < 0:
+            count = -count
+            _, pos = _read_long(data, pos)  # block size in bytes
+        for _ in range(count):
+            n = data[pos]
+            if n < 0x80 and not n & 1:
+                n >>= 1
+                pos += 1
+            else:
+                n, pos = _read_long(data, pos)
+                if n < 0:
+                    raise FastDecodeError("negative length")
+            end = pos + n
+            key = data[pos:end].decode("utf-8")
+            branch = data[end]
+            pos = end + 1
+            value: JsonValue
+            if branch == 8:
+                n = data[pos]
+                if n < 0x80 and not n & 1:
+                    n >>= 1
+                    pos += 1
+                else:
+                    n, pos = _read_long(data, pos)
+                    if n < 0:
+                        raise FastDecodeError("negative length")
+                end = pos + n
+                value = data[pos:end].decode("utf-8")
+                pos = end
+            elif branch == 0:
+                value = None
+            elif branch == 4:
+                value, pos = _read_long(data, pos)
+            elif branch == 6:
+                value = _unpack_double(data, pos)[0]
+                pos += 8
+            elif branch == 2:
+                flag = data[pos]
+                if flag > 1:
+                    raise FastDecodeError("bad boolean")
+                value = flag == 1
+                pos += 1
+            elif branch == 10:
+                text, pos = _read_string(data, pos)
+                value = json.loads(text)
+            else:
+                raise FastDecodeError("bad union branch")
+            out[key] = value
+
+
+def contact_snapshot_from_bytes(data: bytes, pos: int) -> ContactSnapshot:
+    """Return the contact snapshot whose current-schema body starts at `pos` (to the end)."""
+    event_id, pos = _read_string(data, pos)
+    campaign_id, pos = _read_string(data, pos)
+    contact_id, pos = _read_string(data, pos)
+    fired, pos = _read_optional_string(data, pos)
+    version, pos = _read_long(data, pos)
+    observed_ms, pos = _read_long(data, pos)
+    md5, pos = _read_optional_string(data, pos)
+    contact, pos = read_attribute_map(data, pos)
+    if pos != len(data):
+        raise FastDecodeError("body length mismatch")
+    return ContactSnapshot(
+        event_id=EventId(event_id),
+        campaign_id=CampaignId(campaign_id),
+        contact_id=ContactId(contact_id),
+        version=version,
+        observed_at=_timestamp_millis(observed_ms),
+        contact=contact,
+        md5=md5,
+        fired=fired,
+    )
+
+
+def inbound_call_event_from_bytes(data: bytes, pos: int) -> InboundCallEvent:
+    """Return the inbound call event whose current-schema body starts at `pos` (to the end)."""
+    event_id, pos = _read_string(data, pos)
+    campaign_id, pos = _read_string(data, pos)
+    contact_id, pos = _read_optional_string(data, pos)
+    fired, pos = _read_optional_string(data, pos)
+    version, pos = _read_long(data, pos)
+    observed_ms, pos = _read_long(data, pos)
+    call_id, pos = _read_string(data, pos)
+    call, pos = read_attribute_map(data, pos)
+    if pos != len(data):
+        raise FastDecodeError("body length mismatch")
+    return InboundCallEvent(
+        event_id=EventId(event_id),
+        campaign_id=CampaignId(campaign_id),
+        call_id=call_id,
+        version=version,
+        observed_at=_timestamp_millis(observed_ms),
+        call=call,
+        contact_id=ContactId(contact_id) if contact_id is not None else None,
+        fired=fired,
+    )
+
+
+# Fast readers by event type: (fingerprint of the schema they read, (bytes, body start) ->
+# event). The codec uses one only while the packaged schema still has that fingerprint, so an
+# edited .avsc falls back to fastavro until its reader here is updated. Transaction events
+# (nested arrays of connections) keep the fastavro path.
+FAST_READERS: Mapping[type[Any], tuple[str, Callable[[bytes, int], Event]]] = {
+    ContactSnapshot: ("deb16c5bc87172cb", contact_snapshot_from_bytes),
+    InboundCallEvent: ("f13b6cd9d823f9ef", inbound_call_event_from_bytes),
+}
