@@ -101,8 +101,11 @@ def committed_all(bootstrap: str, group_id: str, topic: str) -> bool:
         probe.close()
 
 
-def run_until_caught_up(bootstrap: str, spec: GroupSpec, group: ConsumerGroup) -> None:
-    """Run `group` until it committed the whole topic, then stop it gracefully."""
+@contextlib.contextmanager
+def _group_in_thread(
+    bootstrap: str, spec: GroupSpec, group: ConsumerGroup, name: str
+) -> Iterator[list[BaseException]]:
+    """Run `group` in a thread; yield the list its exception lands in; stop it on exit."""
     running = build_running_group(bootstrap, spec, group)
     stop = threading.Event()
     failure: list[BaseException] = []
@@ -113,41 +116,32 @@ def run_until_caught_up(bootstrap: str, spec: GroupSpec, group: ConsumerGroup) -
         except BaseException as exc:
             failure.append(exc)
 
-    thread = threading.Thread(target=target, name=f"conformance-{spec.name}", daemon=True)
+    thread = threading.Thread(target=target, name=name, daemon=True)
     thread.start()
-    topic = events_topic(spec.campaign)
     try:
+        yield failure
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
+def run_until_caught_up(bootstrap: str, spec: GroupSpec, group: ConsumerGroup) -> None:
+    """Run `group` until it committed the whole topic, then stop it gracefully."""
+    topic = events_topic(spec.campaign)
+    with _group_in_thread(bootstrap, spec, group, f"conformance-{spec.name}") as failure:
         _wait(
             lambda: bool(failure) or committed_all(bootstrap, spec.group_id, topic),
             CATCH_UP_SECONDS,
             f"group {spec.group_id} to commit all of {topic}",
         )
-    finally:
-        stop.set()
-        thread.join(timeout=30)
     if failure:
         raise AssertionError(f"the group stopped with {failure[0]!r}") from failure[0]
 
 
 def run_until_crash(bootstrap: str, spec: GroupSpec, group: ConsumerGroup) -> BaseException:
     """Run `group` until it raises (a simulated crash); return what it raised."""
-    running = build_running_group(bootstrap, spec, group)
-    stop = threading.Event()
-    failure: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            running.run(stop)
-        except BaseException as exc:
-            failure.append(exc)
-
-    thread = threading.Thread(target=target, name=f"conformance-crash-{spec.name}", daemon=True)
-    thread.start()
-    try:
+    with _group_in_thread(bootstrap, spec, group, f"conformance-crash-{spec.name}") as failure:
         _wait(lambda: bool(failure), CATCH_UP_SECONDS, f"group {spec.group_id} to crash")
-    finally:
-        stop.set()
-        thread.join(timeout=30)
     return failure[0]
 
 
