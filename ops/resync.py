@@ -4,7 +4,7 @@
    or from `--from <timestamp>`) into shadow tables `{tp}rs<stamp>_*`, while the live group keeps
    serving the live tables.
 2. Swap: when the shadow group has caught up it stops, and the shadow tables take the live names
-   atomically (see `swap_tables`); the live tables are kept as `{tp}old<stamp>_*` until you
+   atomically (see `ops/resync_swap.py`); the live tables are kept as `{tp}old<stamp>_*` until you
    drop them.
 3. Continue: the new group keeps applying events to the (new) live tables until it has passed
    both the end of the topic at the swap and the live group's own stored offsets, so nothing the
@@ -31,11 +31,9 @@ from typing import Any
 import sqlalchemy as sa
 from confluent_kafka import TopicPartition
 
-from consumers.sql.helper_tables import mapping_table
 from consumers.sql.materializer import SqlMaterializer
 from consumers.sql.service import run_sql_group
 from consumers.sql.settings import SettingsError, SqlSettings, parse_settings
-from consumers.sql.tables import ALL_TABLES
 from ops.observability.kafka_groups import (
     KafkaToolError,
     make_admin,
@@ -44,6 +42,13 @@ from ops.observability.kafka_groups import (
     watermarks,
 )
 from ops.replay import parse_target
+from ops.resync_swap import (
+    SwapUnsupported,
+    plan_swaps,
+    rename_mappings,
+    swap_tables,
+    table_pairs,
+)
 from ops.sql_offsets import SqlOffsetStore
 from schemas.topics import events_topic
 
@@ -76,61 +81,6 @@ def names_for(settings: SqlSettings, now: datetime) -> ResyncNames:
     return ResyncNames(
         stamp, f"{settings.group}-resync-{stamp}", f"{tp}rs{stamp}_", f"{tp}old{stamp}_"
     )
-
-
-def table_pairs(live_prefix: str, shadow_prefix: str) -> list[tuple[str, str]]:
-    """Return (live, shadow) names of every data table and the column-mapping table."""
-    pairs = [(spec.name(live_prefix), spec.name(shadow_prefix)) for spec in ALL_TABLES]
-    pairs.append((f"{live_prefix}dbsync_columns", f"{shadow_prefix}dbsync_columns"))
-    return pairs
-
-
-class SwapUnsupported(Exception):
-    """The database's dialect has no atomic way to swap tables that dbsync2 implements."""
-
-
-@dataclasses.dataclass(frozen=True)
-class TableSwap:
-    """Rename `live` to `old` (when it exists) and `shadow` to `live`."""
-
-    live: str
-    shadow: str
-    old: str
-
-
-def plan_swaps(
-    engine: sa.Engine, pairs: Sequence[tuple[str, str]], old_prefix: str
-) -> list[TableSwap]:
-    """Return the swaps for (live, shadow) pairs whose shadow table exists."""
-    inspector = sa.inspect(engine)
-    return [
-        TableSwap(live, shadow, old_prefix + live)
-        for live, shadow in pairs
-        if inspector.has_table(shadow)
-    ]
-
-
-def swap_tables(engine: sa.Engine, swaps: Sequence[TableSwap]) -> None:
-    """Perform the swaps atomically (see the module docstring)."""
-    dialect = engine.dialect.name
-    quote = engine.dialect.identifier_preparer.quote
-    existing = {s.live for s in swaps if sa.inspect(engine).has_table(s.live)}
-    if dialect in ("postgresql", "sqlite"):
-        with engine.begin() as conn:
-            for s in swaps:
-                if s.live in existing:
-                    conn.execute(sa.text(f"ALTER TABLE {quote(s.live)} RENAME TO {quote(s.old)}"))
-                conn.execute(sa.text(f"ALTER TABLE {quote(s.shadow)} RENAME TO {quote(s.live)}"))
-    elif dialect in ("mysql", "mariadb"):
-        renames = [f"{quote(s.live)} TO {quote(s.old)}" for s in swaps if s.live in existing]
-        renames += [f"{quote(s.shadow)} TO {quote(s.live)}" for s in swaps]
-        with engine.begin() as conn:
-            conn.execute(sa.text("RENAME TABLE " + ", ".join(renames)))
-    else:
-        raise SwapUnsupported(
-            f"swapping tables atomically is not implemented for {dialect}; "
-            "see docs/runbooks/resync.md for the manual procedure"
-        )
 
 
 class GroupRun:
@@ -220,7 +170,7 @@ def resync(settings: SqlSettings, start: str | None, timeout: float, now: dateti
         finally:
             build.stop()
         built = SqlOffsetStore(engine, names.shadow_prefix, names.shadow_group, topic).read()
-        _rename_mappings(engine, names.shadow_prefix, settings.table_prefix)
+        rename_mappings(engine, names.shadow_prefix, settings.table_prefix)
         SqlOffsetStore(engine, settings.table_prefix, names.shadow_group, topic).rewrite(built)
         swaps = plan_swaps(
             engine, table_pairs(settings.table_prefix, names.shadow_prefix), names.old_prefix
@@ -246,20 +196,6 @@ def resync(settings: SqlSettings, start: str | None, timeout: float, now: dateti
     finally:
         probe.close()
         engine.dispose()
-
-
-def _rename_mappings(engine: sa.Engine, shadow_prefix: str, live_prefix: str) -> None:
-    """Point the shadow column mappings at the live table names they will carry."""
-    table = mapping_table(shadow_prefix, engine.dialect.name)
-    if not sa.inspect(engine).has_table(table.name):
-        return
-    with engine.begin() as conn:
-        for spec in ALL_TABLES:
-            conn.execute(
-                sa.update(table)
-                .where(table.c.table_name == spec.name(shadow_prefix))
-                .values(table_name=spec.name(live_prefix))
-            )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -133,7 +133,8 @@ class BatchRuntime:
 
     def _maybe_refresh_lag(self) -> None:
         if self._clock.monotonic() >= self._next_lag:
-            self._lag.refresh(self._consumer, self._assigned)
+            paused = self._assigned if self._paused else set()
+            self._lag.refresh(self._consumer, self._assigned, paused)
             self._next_lag = self._clock.monotonic() + self._lag_interval
 
     # --- polling --------------------------------------------------------------------------------

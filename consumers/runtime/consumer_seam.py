@@ -1,4 +1,4 @@
-"""The Kafka consumer seam of the batch runtime, and how its poll results are filtered."""
+"""The Kafka consumer seams of the consumer groups, and how poll results are filtered."""
 
 from __future__ import annotations
 
@@ -36,6 +36,20 @@ class KafkaConsumerLike(Protocol):
     def get_watermark_offsets(self, partition: TopicPartition, **kwargs: Any) -> Any: ...
 
     def committed(self, partitions: list[TopicPartition], **kwargs: Any) -> Any: ...
+
+
+class SeekingConsumerLike(KafkaConsumerLike, Protocol):
+    """The consumer seam of a group that seeks to offsets it stores itself (the SQL group)."""
+
+    def poll(self, timeout: float = ...) -> Any: ...
+
+    def seek(self, partition: Any) -> None: ...
+
+    def assignment(self) -> list[Any]: ...
+
+    def incremental_assign(self, partitions: list[Any]) -> None: ...
+
+    def assign(self, partitions: list[Any]) -> None: ...
 
 
 def usable_messages(messages: list[Any]) -> list[Any]:

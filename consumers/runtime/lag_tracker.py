@@ -9,6 +9,7 @@ newer). A paused or stuck group therefore shows both numbers rising.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from typing import Any, Protocol
 
 from confluent_kafka import KafkaException, TopicPartition
@@ -72,21 +73,29 @@ class LagTracker:
         if self._sink is not None:
             self._sink.forget_partition(self._group, tp[0], tp[1])
 
-    def refresh(self, consumer: Any, assigned: set[TP]) -> None:
-        """Ask Kafka for end offsets of the assigned partitions and publish their lag."""
+    def refresh(
+        self, consumer: Any, assigned: set[TP], paused: Collection[TP] | None = None
+    ) -> None:
+        """Publish the lag of the assigned partitions, from end offsets Kafka reported.
+
+        A partition being fetched has its end offset refreshed by every fetch response, so it
+        is read from librdkafka's cache: asking the broker instead queues behind the fetch
+        long-poll on the same connection (measured: 180 ms per 6 partitions on average, up to
+        3 s, while draining a backlog). Paused partitions are not fetched, so for those in
+        `paused` (or without a cached value) the broker is asked, and lag keeps rising during
+        an outage. `paused=None` (caller does not track pausing): ask whenever the cached value
+        did not move since the last refresh.
+        """
         if self._sink is None:
             return
         now_ms = self._clock.time() * 1000.0
         for tp in sorted(assigned):
             try:
-                # While a partition is being fetched, every fetch response refreshes the cached end
-                # offset, so a busy consumer pays no broker round trip here. When the cached value
-                # did not move (idle, or paused during an outage, when nothing is fetched), ask the
-                # broker: then the loop has time, and lag must keep rising while paused.
                 _low, high = consumer.get_watermark_offsets(
                     TopicPartition(tp[0], tp[1]), cached=True
                 )
-                if high < 0 or high == self._last_high.get(tp):
+                stale = tp in paused if paused is not None else high == self._last_high.get(tp)
+                if high < 0 or stale:
                     _low, high = consumer.get_watermark_offsets(
                         TopicPartition(tp[0], tp[1]), timeout=2.0, cached=False
                     )

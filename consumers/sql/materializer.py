@@ -6,7 +6,9 @@ Guarantees:
   neither loses nor double-applies a batch. Kafka's committed offsets follow asynchronously after
   each database commit, for lag tooling only.
 - Per-contact order: all events of a contact share a partition (key = contact id) and one
-  consumer applies its partitions' batches sequentially.
+  consumer applies its partitions' batches sequentially: the writer thread (`write_pipeline`)
+  holds at most one batch, and the next is handed over only after it committed. A revoke waits
+  for the in-flight batch to commit.
 - Outages: a retryable database error pauses every assigned partition (nothing new is fetched),
   keeps the batch in memory and retries it with capped exponential backoff and jitter while still
   calling poll() to stay in the group; the partitions resume as soon as the database answers.
@@ -19,13 +21,16 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any
 
+from consumers.runtime.consumer_seam import SeekingConsumerLike
 from consumers.runtime.envelope import Envelope, open_envelope
 from consumers.runtime.outcomes import RetryableError
 from consumers.sql.classify import describe_error, is_retryable
 from consumers.sql.observer import SqlObserver
-from consumers.sql.processor import BatchProcessor
+from consumers.sql.processor import BatchProcessor, BatchResult
+from consumers.sql.progress import OFFSET_BEGINNING, PartitionProgress
+from consumers.sql.write_pipeline import WritePipeline
 
 log = logging.getLogger(__name__)
 
@@ -34,25 +39,6 @@ log = logging.getLogger(__name__)
 # seconds. Jitter (x 0.5-1) spreads the instances of a group.
 BACKOFF_START_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 10.0
-# How often lag is measured from the broker's high watermarks (a network round trip).
-LAG_CHECK_SECONDS = 1.0
-OFFSET_BEGINNING = -2
-
-
-class KafkaConsumerLike(Protocol):
-    """The part of confluent_kafka.Consumer the materializer uses (a seam for tests)."""
-
-    def subscribe(self, topics: list[str], **kwargs: Any) -> None: ...
-    def consume(self, num_messages: int = ..., timeout: float = ...) -> list[Any]: ...
-    def poll(self, timeout: float = ...) -> Any: ...
-    def pause(self, partitions: list[Any]) -> None: ...
-    def resume(self, partitions: list[Any]) -> None: ...
-    def seek(self, partition: Any) -> None: ...
-    def assignment(self) -> list[Any]: ...
-    def commit(self, **kwargs: Any) -> Any: ...
-    def get_watermark_offsets(self, partition: Any, **kwargs: Any) -> tuple[int, int]: ...
-    def incremental_assign(self, partitions: list[Any]) -> None: ...
-    def assign(self, partitions: list[Any]) -> None: ...
 
 
 class SqlMaterializer:
@@ -60,7 +46,7 @@ class SqlMaterializer:
 
     def __init__(
         self,
-        consumer: KafkaConsumerLike,
+        consumer: SeekingConsumerLike,
         processor: BatchProcessor,
         read_offsets: Callable[[str], dict[int, int]],
         make_partition: Callable[..., Any],
@@ -73,6 +59,7 @@ class SqlMaterializer:
     ) -> None:
         self._consumer = consumer
         self._processor = processor
+        self._pipeline = WritePipeline(self._write)
         self._read_offsets = read_offsets
         self._make_partition = make_partition
         self._topic = topic
@@ -82,13 +69,10 @@ class SqlMaterializer:
         self._cooperative = cooperative
         self._observer = observer or SqlObserver("sql")
         self._assigned: set[int] = set()
-        self._positions: dict[int, int] = {}
-        self._lag: dict[int, int] = {}
-        self._lag_checked = 0.0
+        self._progress = PartitionProgress(topic, make_partition)
         self._paused = False
-        self._lock = threading.Lock()
         self._stop = threading.Event()
-        self.caught_up = threading.Event()
+        self.caught_up = self._progress.caught_up
         self.events_applied = 0
         self.rows_written = 0
         self.dead_letters = 0
@@ -97,13 +81,11 @@ class SqlMaterializer:
 
     def positions(self) -> dict[int, int]:
         """Return the next offset committed to the database per partition (this instance)."""
-        with self._lock:
-            return dict(self._positions)
+        return self._progress.positions()
 
     def lag(self) -> dict[int, int]:
         """Return the last measured lag per assigned partition."""
-        with self._lock:
-            return dict(self._lag)
+        return self._progress.lag()
 
     def consumed_up_to(self, end_offsets: Mapping[int, int]) -> bool:
         """Return True once every partition's committed position reached its given end offset."""
@@ -130,14 +112,21 @@ class SqlMaterializer:
             on_revoke=self._on_revoke,
             on_lost=self._on_revoke,
         )
-        while not stop.is_set():
-            envelopes = self._next_batch()
-            if envelopes:
-                self.caught_up.clear()
-                self._apply(envelopes)
-            else:
-                self._measure_lag()
-            self._observer.maybe_refresh_lag(self._consumer)
+        try:
+            while not stop.is_set():
+                # Poll and decode the next batch while the writer thread writes the previous one.
+                envelopes = self._next_batch()
+                self._finish_in_flight()
+                envelopes = [e for e in envelopes if e.partition in self._assigned]
+                if envelopes:
+                    self.caught_up.clear()
+                    self._pipeline.submit(envelopes, time.monotonic())
+                else:
+                    self._progress.measure(self._consumer, self._assigned, self._paused)
+                self._observer.maybe_refresh_lag(self._consumer)
+            self._finish_in_flight()
+        finally:
+            self._pipeline.close()
 
     def _next_batch(self) -> list[Envelope]:
         messages = self._consumer.consume(self._batch_size, self._batch_wait)
@@ -167,14 +156,38 @@ class SqlMaterializer:
         self._observer.received(envelopes)
         return envelopes
 
-    def _apply(self, envelopes: list[Envelope]) -> None:
-        attempt, started = 0, time.monotonic()
+    def _finish_in_flight(self) -> None:
+        """Take the writer thread's batch; on an outage, retry it here until it commits."""
+        batch = self._pipeline.take()
+        if batch is None:
+            return
+        try:
+            result = batch.future.result()
+        except Exception as exc:
+            if not (isinstance(exc, RetryableError) or is_retryable(exc)):
+                raise
+            error_class, message = describe_error(exc, self._secret)
+            self._wait_out_outage(0, f"{error_class}: {message}")
+            self._apply(batch.envelopes, batch.started, attempt=1)
+            return
+        self._record(batch.envelopes, result, batch.started)
+
+    def _write(self, batch: list[Envelope]) -> BatchResult:
+        """Apply `batch` in one transaction; then publish its positions (any thread)."""
+        result = self._processor.process(batch)
+        nexts: dict[int, int] = {}
+        for env in batch:
+            nexts[env.partition] = max(nexts.get(env.partition, 0), env.offset + 1)
+        self._progress.advance(nexts)
+        return result
+
+    def _apply(self, envelopes: list[Envelope], started: float, attempt: int) -> None:
         while not self._stop.is_set():
             batch = [e for e in envelopes if e.partition in self._assigned]
             if not batch:
                 return
             try:
-                result = self._processor.process(batch)
+                result = self._write(batch)
             except Exception as exc:
                 if not (isinstance(exc, RetryableError) or is_retryable(exc)):
                     raise
@@ -182,13 +195,17 @@ class SqlMaterializer:
                 self._wait_out_outage(attempt, f"{error_class}: {message}")
                 attempt += 1
                 continue
-            self._after_commit(batch)
-            seconds = time.monotonic() - started
-            self._observer.committed(batch, result.events, result.dead_letters, seconds)
-            self.events_applied += result.events
-            self.rows_written += result.rows
-            self.dead_letters += result.dead_letters
+            self._record(batch, result, started)
             return
+
+    def _record(self, batch: list[Envelope], result: BatchResult, started: float) -> None:
+        self._after_commit(batch)
+        self._observer.committed(
+            batch, result.events, result.dead_letters, time.monotonic() - started
+        )
+        self.events_applied += result.events
+        self.rows_written += result.rows
+        self.dead_letters += result.dead_letters
 
     def _after_commit(self, batch: list[Envelope]) -> None:
         if self._paused:
@@ -199,9 +216,11 @@ class SqlMaterializer:
         nexts: dict[int, int] = {}
         for env in batch:
             nexts[env.partition] = max(nexts.get(env.partition, 0), env.offset + 1)
-        with self._lock:
-            self._positions.update(nexts)
-        partitions = [self._make_partition(self._topic, p, o) for p, o in nexts.items()]
+        partitions = [
+            self._make_partition(self._topic, p, o) for p, o in nexts.items() if p in self._assigned
+        ]
+        if not partitions:
+            return
         try:
             self._consumer.commit(offsets=partitions, asynchronous=True)
         except Exception as exc:  # lag tooling only: the database holds the real offsets
@@ -236,6 +255,7 @@ class SqlMaterializer:
     # --- rebalancing -----------------------------------------------------------------------------
 
     def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
+        self._pipeline.settle()
         stored = self._stored_offsets()
         for tp in partitions:
             tp.offset = stored.get(tp.partition, OFFSET_BEGINNING)
@@ -252,10 +272,9 @@ class SqlMaterializer:
             consumer.pause(partitions)
         self._assigned.update(tp.partition for tp in partitions)
         self._observer.assigned(self._topic, [tp.partition for tp in partitions], stored)
-        with self._lock:
-            for tp in partitions:
-                if tp.partition in stored:
-                    self._positions[tp.partition] = stored[tp.partition]
+        self._progress.advance(
+            {tp.partition: stored[tp.partition] for tp in partitions if tp.partition in stored}
+        )
         self.caught_up.clear()
 
     def _stored_offsets(self) -> dict[int, int]:
@@ -273,32 +292,11 @@ class SqlMaterializer:
                 attempt += 1
 
     def _on_revoke(self, _consumer: Any, partitions: list[Any]) -> None:
+        # The in-flight batch may hold events of these partitions: let it commit (rows and
+        # offsets) before the partitions move, so their next owner starts after it.
+        self._pipeline.settle()
         gone = {tp.partition for tp in partitions}
         self._assigned -= gone
         self._observer.revoked(self._topic, gone)
-        with self._lock:
-            for p in gone:
-                self._lag.pop(p, None)
+        self._progress.forget(gone)
         log.info("revoked partitions %s", sorted(gone))
-
-    def _measure_lag(self) -> None:
-        now = time.monotonic()
-        if now - self._lag_checked < LAG_CHECK_SECONDS or not self._assigned:
-            return
-        self._lag_checked = now
-        lag: dict[int, int] = {}
-        for p in sorted(self._assigned):
-            try:
-                low, high = self._consumer.get_watermark_offsets(
-                    self._make_partition(self._topic, p, OFFSET_BEGINNING), timeout=5, cached=False
-                )
-            except Exception as exc:
-                log.info("cannot measure lag: %s", exc)
-                return
-            with self._lock:
-                position = self._positions.get(p, low)
-            lag[p] = max(0, high - max(position, low))
-        with self._lock:
-            self._lag = lag
-        if lag and all(v == 0 for v in lag.values()):
-            self.caught_up.set()

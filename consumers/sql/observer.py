@@ -50,6 +50,7 @@ class SqlObserver:
         self._next_lag = 0.0
         self._assigned: set[TP] = set()
         self._outage = False
+        self._paused = False
         self._last_commit = float("-inf")
         self._probed: tuple[float, bool] = (float("-inf"), False)
         self._lock = threading.Lock()
@@ -102,6 +103,7 @@ class SqlObserver:
 
     def paused(self, paused: bool) -> None:
         """The partitions were paused (outage) or resumed."""
+        self._paused = paused
         if self._metrics is not None:
             self._metrics.set_paused(self._group, paused)
         if self._readiness is not None:
@@ -129,7 +131,8 @@ class SqlObserver:
         """Publish lag per partition when the refresh interval has passed."""
         if self._metrics is None or self._clock.monotonic() < self._next_lag:
             return
-        self._lag.refresh(consumer, set(self._assigned))
+        assigned = set(self._assigned)
+        self._lag.refresh(consumer, assigned, assigned if self._paused else ())
         self._next_lag = self._clock.monotonic() + self._lag_interval
 
     # --- readiness ------------------------------------------------------------------------------

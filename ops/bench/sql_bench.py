@@ -6,6 +6,9 @@ Not a test. It pre-fills a fresh campaign topic with N contact snapshots of real
 and times it from start until the offsets table shows the whole topic applied. In the same run
 it measures two references on the same rows: dbsync2's way (one autocommitted single-row upsert
 per row, timed on a sample) and PostgreSQL COPY into an empty copy of the contacts table.
+With `--instances N` it also runs N consumers of one group into another fresh database (the way
+a group scales out over cores and hosts). Events are generated as a stream (`sql_events`), so
+the harness's own memory stays flat at any `--events`.
 
     python -m ops.bench.sql_bench --events 100000      # default; 1000000 for the documented scale
 """
@@ -13,17 +16,17 @@ per row, timed on a sample) and PostgreSQL COPY into an empty copy of the contac
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
-import random
 import resource
 import signal
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,89 +34,9 @@ import sqlalchemy as sa
 
 from ops.bench.latency_proxy import LatencyProxy
 from ops.bench.sql_baselines import copy_baseline, per_row_baseline, prepared_per_row_baseline
-from schemas import CampaignId, ContactId, ContactSnapshot, EventId, encode_event, message_key
-from schemas.topics import EVENTS, events_topic
+from ops.bench.sql_events import CUSTOM_NUMBERS, CUSTOM_TEXT, iter_snapshots, prefill_topic
 
 REPO = Path(__file__).resolve().parents[2]
-CUSTOM_TEXT: tuple[str, ...] = (
-    "firstname",
-    "lastname",
-    "street",
-    "city",
-    "zip",
-    "country",
-    "email",
-    "mobile",
-)
-CUSTOM_TEXT += ("product", "segment", "notes", "appointment", "birthday", "newsletter")
-CUSTOM_NUMBERS = ("revenue", "customer_number", "score", "age", "discount")
-
-
-def make_snapshot(index: int, campaign: str, rng: random.Random) -> ContactSnapshot:
-    """Return one contact snapshot with 40 attributes (dbsync2 columns + custom fields)."""
-    contact_id = f"B{index:012d}"
-    version = 1_767_225_600_000_000 + index
-    contact: dict[str, Any] = {
-        "$id": contact_id,
-        "$ref": f"REF-{index}",
-        "$version": 3,
-        "$campaign_id": campaign,
-        "$task_id": "T01",
-        "$task": "sales_call",
-        "$status": rng.choice(("open", "success", "declined")),
-        "$status_detail": rng.choice(("callback", "no_answer", "")),
-        "$created_date": "2026-01-01T08:00:00.000Z",
-        "$entry_date": "2026-01-01T08:00:00.000Z",
-        "$owner": None,
-        "$follow_up_date": "2026-02-01T08:00:00.000Z",
-        "$phone": f"+49301{index:07d}",
-        "$timezone": "Europe/Berlin",
-        "$caller_id": "+4930555000",
-        "$source": "import",
-        "$comment": "prefers mornings" if index % 5 == 0 else "",
-        "$error": None,
-        "$recording": None,
-        "$recording_url": None,
-    }
-    for name in CUSTOM_TEXT:
-        contact[name] = f"{name}-{rng.randrange(10_000)} Müller"
-    for name in CUSTOM_NUMBERS:
-        contact[name] = rng.choice((12.5, 7, 99.99, 1250.25, index))
-    return ContactSnapshot(
-        event_id=EventId(uuid.uuid4().hex),
-        campaign_id=CampaignId(campaign),
-        contact_id=ContactId(contact_id),
-        version=version,
-        observed_at=datetime.fromtimestamp(version / 1e6, tz=UTC),
-        contact=contact,
-        md5=uuid.uuid4().hex,
-    )
-
-
-def prefill_topic(bootstrap: str, campaign: str, events: Sequence[ContactSnapshot]) -> int:
-    """Create the events topic and publish every event; return the message count."""
-    from confluent_kafka import Producer
-    from confluent_kafka.admin import AdminClient
-    from confluent_kafka.cimpl import NewTopic
-
-    topic = events_topic(campaign)
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    spec = NewTopic(topic, num_partitions=EVENTS.partitions, config=EVENTS.config())
-    admin.create_topics([spec])[topic].result(timeout=30)
-    producer = Producer(
-        {"bootstrap.servers": bootstrap, "linger.ms": 50, "compression.type": "zstd"}
-    )
-    for event in events:
-        while True:
-            try:
-                producer.produce(topic, value=encode_event(event), key=message_key(event))
-                break
-            except BufferError:
-                producer.poll(0.1)
-        producer.poll(0)
-    if producer.flush(120) != 0:
-        raise RuntimeError("the benchmark topic was not filled")
-    return len(events)
 
 
 def stored_total(engine: sa.Engine, group: str) -> int:
@@ -203,33 +126,74 @@ def run_materializer(
     }
 
 
-def fresh_database(kind: str, admin_url: str) -> tuple[str, str]:
-    """Create a fresh PG schema or MariaDB database; return (its URL, its name)."""
+@contextmanager
+def fresh_target(kind: str, admin_url: str, latency_ms: float) -> Iterator[str]:
+    """Create a fresh PG schema or MariaDB database (behind a latency proxy if asked), yield
+    its URL, drop it afterwards."""
     name = f"bench_{uuid.uuid4().hex[:8]}"
     engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    create, drop = (
+        (f'CREATE SCHEMA "{name}"', f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        if kind == "postgresql"
+        else (
+            f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4",
+            f"DROP DATABASE IF EXISTS `{name}`",
+        )
+    )
     with engine.connect() as conn:
-        if kind == "postgresql":
-            conn.execute(sa.text(f'CREATE SCHEMA "{name}"'))
-        else:
-            conn.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
-    engine.dispose()
+        conn.execute(sa.text(create))
     url = sa.make_url(admin_url)
     if kind == "postgresql":
         url = url.update_query_dict({"options": f"-csearch_path={name}"})
     else:
         url = url.set(database=name)
-    return url.render_as_string(hide_password=False), name
+    proxy: LatencyProxy | None = None
+    if latency_ms > 0:
+        default_port = 5432 if kind == "postgresql" else 3306
+        proxy = LatencyProxy(url.host or "127.0.0.1", url.port or default_port, latency_ms / 2000)
+        url = url.set(host="127.0.0.1", port=proxy.port)
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        if proxy is not None:
+            proxy.close()
+        with engine.connect() as conn:
+            conn.execute(sa.text(drop))
+        engine.dispose()
 
 
-def drop_database(kind: str, admin_url: str, name: str) -> None:
-    """Drop what fresh_database created."""
-    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
+def bench_database(
+    kind: str, admin_url: str, campaign: str, total: int, args: Any
+) -> dict[str, Any]:
+    """Run the materializer (1 and N instances, each into a fresh database) and the references."""
+    result: dict[str, Any] = {}
+    with fresh_target(kind, admin_url, args.latency_ms) as url:
+        run = run_materializer(url, campaign, args.bootstrap, total, args.batch_size)
+        result["materializer"] = run
+        sample = list(itertools.islice(iter_snapshots(campaign, total), args.per_row_sample))
+        result["per_row_upsert"] = per_row_baseline(url, sample, args.per_row_sample)
         if kind == "postgresql":
-            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
-        else:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
-    engine.dispose()
+            result["prepared_per_row_upsert"] = prepared_per_row_baseline(
+                url, sample, args.per_row_sample
+            )
+            result["copy"] = copy_baseline(url, iter_snapshots(campaign, total))
+    if args.instances > 1:
+        with fresh_target(kind, admin_url, args.latency_ms) as url:
+            result[f"materializer_x{args.instances}"] = run_materializer(
+                url, campaign, args.bootstrap, total, args.batch_size, args.instances
+            )
+    for name in ("materializer", f"materializer_x{args.instances}"):
+        if name not in result:
+            continue
+        rate = result[name]["rows_per_s"]
+        suffix = "" if name == "materializer" else name.removeprefix("materializer")
+        result[f"x_per_row{suffix}"] = round(rate / result["per_row_upsert"]["rows_per_s"], 1)
+        if "prepared_per_row_upsert" in result:
+            prepared = result["prepared_per_row_upsert"]["rows_per_s"]
+            result[f"x_prepared_per_row{suffix}"] = round(rate / prepared, 1)
+        if "copy" in result:
+            result[f"fraction_of_copy{suffix}"] = round(rate / result["copy"]["rows_per_s"], 2)
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -246,61 +210,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres-url", default=os.environ.get("DBSYNC_TEST_POSTGRES_URL", ""))
     parser.add_argument("--mariadb-url", default=os.environ.get("DBSYNC_TEST_MARIADB_URL", ""))
     args = parser.parse_args(argv)
-    rng = random.Random(1)
     campaign = f"BENCH{uuid.uuid4().hex[:8]}"
     generated = time.monotonic()
-    events = [make_snapshot(i, campaign, rng) for i in range(args.events)]
-    total = prefill_topic(args.bootstrap, campaign, events)
+    total = prefill_topic(args.bootstrap, campaign, iter_snapshots(campaign, args.events))
     report: dict[str, Any] = {
-        "machine": {"cores": os.cpu_count(), "python": sys.version.split()[0]},
+        "machine": {
+            "cores": os.cpu_count(),
+            "memory_gib": round(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30),
+            "python": sys.version.split()[0],
+        },
         "events": total,
         "contact_columns": 21 + len(CUSTOM_TEXT) + len(CUSTOM_NUMBERS) + 1,
         "prefill_seconds": round(time.monotonic() - generated, 1),
         "database_round_trip_added_ms": args.latency_ms,
     }
     for kind, admin_url in (("postgresql", args.postgres_url), ("mariadb", args.mariadb_url)):
-        if not admin_url:
-            continue
-        direct_url, name = fresh_database(kind, admin_url)
-        proxy: LatencyProxy | None = None
-        url = direct_url
-        if args.latency_ms > 0:
-            parsed = sa.make_url(direct_url)
-            default_port = 5432 if kind == "postgresql" else 3306
-            proxy = LatencyProxy(
-                parsed.host or "127.0.0.1", parsed.port or default_port, args.latency_ms / 2000
-            )
-            url = parsed.set(host="127.0.0.1", port=proxy.port).render_as_string(
-                hide_password=False
-            )
-        try:
-            result: dict[str, Any] = {
-                "materializer": run_materializer(
-                    url, campaign, args.bootstrap, total, args.batch_size
-                ),
-                "per_row_upsert": per_row_baseline(url, events, args.per_row_sample),
-            }
-            if kind == "postgresql":
-                result["prepared_per_row_upsert"] = prepared_per_row_baseline(
-                    url, events, args.per_row_sample
-                )
-                result["copy"] = copy_baseline(url, events)
-            if args.instances > 1:
-                result[f"materializer_x{args.instances}"] = run_materializer(
-                    url, campaign, args.bootstrap, total, args.batch_size, args.instances
-                )
-            mat = result["materializer"]["rows_per_s"]
-            result["x_per_row"] = round(mat / result["per_row_upsert"]["rows_per_s"], 1)
-            if "prepared_per_row_upsert" in result:
-                prepared = result["prepared_per_row_upsert"]["rows_per_s"]
-                result["x_prepared_per_row"] = round(mat / prepared, 1)
-            if "copy" in result:
-                result["fraction_of_copy"] = round(mat / result["copy"]["rows_per_s"], 2)
-        finally:
-            if proxy is not None:
-                proxy.close()
-            drop_database(kind, admin_url, name)
-        report[kind] = result
+        if admin_url:
+            report[kind] = bench_database(kind, admin_url, campaign, total, args)
     report["bench_process_peak_rss_mib"] = round(
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
     )

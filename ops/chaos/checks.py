@@ -6,11 +6,11 @@ import time
 from collections import Counter
 from typing import Any
 
-from ops.chaos.compare import compare_database
 from ops.chaos.kafka_probe import behind, committed_offsets, end_offsets, read_topic
-from ops.chaos.oracle import expected_tables, fetch_truth, transaction_count
 from ops.chaos.stack import SQL_GROUPS, TOKEN, WEBHOOK_GROUP, Stack
 from ops.sql_offsets import SqlOffsetStore
+from ops.truth.compare import compare_database
+from ops.truth.oracle import expected_rows, fetch_truth, transaction_count
 from schemas import headers as h
 from schemas.topics import dead_letter_topic
 
@@ -88,7 +88,7 @@ def _dead_letters(stack: Stack, group: str) -> tuple[set[str], Counter[str], int
 def verify(stack: Stack) -> dict[str, Any]:
     """Compare SQL tables, webhook deliveries and dead letters with the truth and the topic."""
     truth = fetch_truth(stack.sim_url, TOKEN)
-    expected = expected_tables(truth)
+    expected = expected_rows(truth)
     result: dict[str, Any] = {
         "truth": {
             "contacts": len(truth.get("contacts") or []),

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from ops.truth.compare import read_table, table_differences
+from ops.truth.oracle import expected_rows, fetch_truth
 from tests.cli.cli_process import run_cli
 from tests.cli.conftest import RunningSimulator
-from tests.cli.table_compare import read_table, table_differences
-from tests.support.dialfire_truth import expected_rows, fetch_truth
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

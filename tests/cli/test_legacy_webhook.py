@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from ops.truth.oracle import fetch_truth
 from tests.cli.cli_process import start_cli
 from tests.cli.conftest import (
     SIM_TOKEN,
@@ -17,7 +18,6 @@ from tests.cli.conftest import (
     delete_campaign_topics,
     start_simulator,
 )
-from tests.support.dialfire_truth import fetch_truth
 from tests.support.receiver import WebhookReceiver
 from tests.support.waiting import wait_for
 

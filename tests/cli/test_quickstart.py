@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from ops.truth.oracle import expected_rows
 from tests.cli.cli_process import REPO_ROOT
-from tests.support.dialfire_truth import expected_rows
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

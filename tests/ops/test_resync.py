@@ -13,7 +13,8 @@ from consumers.custom.harness_kafka import publish as publish_messages
 from consumers.custom.sample_events import sample_events
 from consumers.sql.tables import ALL_TABLES
 from ops.observability.kafka_groups import make_probe, offsets_at, watermarks
-from ops.resync import main, table_pairs
+from ops.resync import main
+from ops.resync_swap import table_pairs
 from ops.sql_offsets import SqlOffsetStore
 from schemas import Event
 from tests.ops.test_replay import MIDDLE, stamped

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
+from ops.truth.oracle import expected_rows
 from tests.sql.builders import build_scenario
 from tests.sql.harness import (
     assert_tables_match,
@@ -17,7 +18,6 @@ from tests.sql.harness import (
     settings_for,
     wait_stored,
 )
-from tests.support.dialfire_truth import expected_rows
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

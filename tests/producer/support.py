@@ -9,9 +9,9 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
+from ops.truth.oracle import transaction_ids, transaction_selected
 from schemas.codec import decode_event
 from schemas.events import Event
-from tests.support.dialfire_truth import transaction_ids, transaction_selected
 
 
 @dataclass(frozen=True)

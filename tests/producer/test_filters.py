@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 import requests
 
+from ops.truth.oracle import transaction_selected
 from producer.clock import format_query_time
 from producer.filters import TransactionFilter
 from schemas.events import ContactSnapshot, TransactionEvent
@@ -17,7 +18,6 @@ from tests.producer.support import (
     expected_entities,
     latest_by_entity,
 )
-from tests.support.dialfire_truth import transaction_selected
 
 
 @pytest.mark.parametrize(

@@ -6,10 +6,10 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from ops.truth.oracle import expected_rows, fetch_truth, md5_hex, transaction_ids
 from simulator.campaign import Campaign, compute_contact_md5
 from simulator.hostile import HOSTILE_FIELDS, LONG_VALUE_LENGTH
 from tests.simulator.conftest import TOKEN, SimClient, make_campaign
-from tests.support.dialfire_truth import expected_rows, fetch_truth, md5_hex, transaction_ids
 
 SimFactory = Callable[..., SimClient]
 

@@ -41,7 +41,7 @@ class Scenario:
     hostile: bool = True
 
     def truth(self) -> dict[str, Any]:
-        """Return the simulator-style ground truth for tests.support.dialfire_truth."""
+        """Return the simulator-style ground truth for ops.truth.oracle."""
         return {
             "fields": build_fields(self.hostile),
             "contacts": list(self.contacts.values()),

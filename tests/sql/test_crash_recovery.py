@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from ops.truth.oracle import expected_rows
 from tests.sql.builders import build_scenario
 from tests.sql.harness import (
     assert_tables_match,
@@ -21,7 +22,6 @@ from tests.sql.harness import (
     table_checksums,
     wait_stored,
 )
-from tests.support.dialfire_truth import expected_rows
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

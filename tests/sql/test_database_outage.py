@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
+from ops.truth.oracle import expected_rows
 from tests.sql.builders import build_scenario
 from tests.sql.harness import (
     assert_tables_match,
@@ -20,7 +21,6 @@ from tests.sql.harness import (
     stored_offsets,
     wait_stored,
 )
-from tests.support.dialfire_truth import expected_rows
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.waiting import wait_for
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from ops.truth.oracle import expected_rows
 from tests.sql.builders import build_scenario
 from tests.sql.harness import (
     assert_tables_match,
@@ -16,7 +17,6 @@ from tests.sql.harness import (
     table_checksums,
     wait_stored,
 )
-from tests.support.dialfire_truth import expected_rows
 
 pytestmark = [pytest.mark.integration]
 

@@ -1,7 +1,9 @@
-"""Test oracle: derive the dbsync2 table rows a consumer should hold from simulator ground truth.
+"""Derive the rows dbsync2 tables must hold from the simulator's ground truth (`/_sim/truth`).
 
-Written from the behaviour spec (§4.3 columns, §4.5 custom fields, §4.7 entity derivation) and
-independently of the producer, so tests can compare whole tables against it.
+Written from the behaviour spec (§4.3 columns, §4.5 custom fields, §4.7 entity derivation and its
+`--fm`/`--fp` filters, W14 transaction ids) and independently of the producer and the consumers,
+so the chaos harness and the tests can compare whole tables against it. It lives in ops/ because
+ops/ must never import tests/; the tests import it from here.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import requests
 
 Row = dict[str, Any]
 Tables = dict[str, dict[str, Row]]
+TABLES: tuple[str, ...] = ("contacts", "transactions", "connections", "recordings", "inbound_calls")
 
 CONTACT_COLUMNS: tuple[str, ...] = (
     "$id", "$md5", "$ref", "$version", "$campaign_id", "$task_id", "$task", "$status",
@@ -53,12 +56,12 @@ def md5_hex(text: str) -> str:
     return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
-def fetch_truth(base_url: str, token: str) -> dict[str, Any]:
-    """GET ``/_sim/truth`` from a running simulator."""
+def fetch_truth(base_url: str, token: str, timeout: float = 120.0) -> dict[str, Any]:
+    """GET `/_sim/truth` from a running simulator."""
     response = requests.get(
         f"{base_url.rstrip('/')}/_sim/truth",
         headers={"Authorization": f"Bearer {token}"},
-        timeout=60,
+        timeout=timeout,
     )
     response.raise_for_status()
     truth: dict[str, Any] = response.json()
@@ -66,7 +69,7 @@ def fetch_truth(base_url: str, token: str) -> dict[str, Any]:
 
 
 def custom_field_names(fields: list[dict[str, Any]]) -> list[str]:
-    """Names of live custom fields (type ``field``, not deleted) that become contact columns."""
+    """Names of live custom fields (type `field`, not deleted) that become contact columns."""
     names: list[str] = []
     for element in fields:
         if element.get("type") != "field" or element.get("deleted") is True:
@@ -82,10 +85,10 @@ def _pick(source: dict[str, Any], columns: tuple[str, ...] | list[str]) -> Row:
 
 
 def transaction_ids(contact: dict[str, Any]) -> list[list[str]]:
-    """Ids of every transaction, indexed like ``$task_log[i].transactions[j]``.
+    """Ids of every transaction, indexed like `$task_log[i].transactions[j]` (W14).
 
-    The first transaction with a given ``fired`` keeps md5($id + fired); each later one with the
-    same ``fired`` gets md5($id + fired + "#" + sequence_nr), or "#" + its ordinal (2, 3, ...)
+    The first transaction with a given `fired` keeps md5($id + fired); each later one with the
+    same `fired` gets md5($id + fired + "#" + sequence_nr), or "#" + its ordinal (2, 3, ...)
     among the duplicates when it has no sequence_nr.
     """
     contact_id = str(contact["$id"])
@@ -107,7 +110,7 @@ def transaction_ids(contact: dict[str, Any]) -> list[list[str]]:
 
 
 def transaction_selected(transaction: dict[str, Any], fm: str, fp: str) -> bool:
-    """Client-side filter of §4.7 step 2 for ``--fm`` and ``--fp``."""
+    """Client-side filter of §4.7 step 2 for `--fm` and `--fp`."""
     wants_update = fm in ("updates_only", "hi_updates_only")
     if wants_update and "type" in transaction and transaction["type"] != "update":
         return False
@@ -142,11 +145,8 @@ def _add_connection(
 
 
 def expected_rows(truth: dict[str, Any], tp: str = "", fm: str = "", fp: str = "") -> Tables:
-    """Map table name -> primary key -> row of dbsync2 columns (without ``$changed``)."""
-    tables: Tables = {
-        f"{tp}{name}": {}
-        for name in ("contacts", "transactions", "connections", "recordings", "inbound_calls")
-    }
+    """Map table name (`tp` + name) -> primary key -> row of dbsync2 columns (no `$changed`)."""
+    tables: Tables = {f"{tp}{name}": {} for name in TABLES}
     custom = custom_field_names(truth.get("fields") or [])
     for contact in truth.get("contacts") or []:
         contact_id = str(contact["$id"])
@@ -170,3 +170,12 @@ def expected_rows(truth: dict[str, Any], tp: str = "", fm: str = "", fp: str = "
         renamed = {INBOUND_RENAMES.get(key, key): value for key, value in call.items()}
         tables[f"{tp}inbound_calls"][str(call["id"])] = _pick(renamed, INBOUND_COLUMNS)
     return tables
+
+
+def transaction_count(truth: dict[str, Any]) -> int:
+    """How many transactions the truth holds (before any filter)."""
+    return sum(
+        len(entry.get("transactions") or [])
+        for contact in truth.get("contacts") or []
+        for entry in contact.get("$task_log") or []
+    )
