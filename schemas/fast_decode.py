@@ -84,6 +84,12 @@ def _read_optional_string(data: bytes, pos: int) -> tuple[str | None, int]:
     raise FastDecodeError("bad union branch")
 
 
+# Attribute names repeat from event to event (a campaign has a few dozen fields): their decoded
+# strings are kept, bounded, so each name is decoded from UTF-8 once, not once per event.
+KEY_CACHE_SIZE = 4096
+_KEYS: dict[bytes, str] = {}
+
+
 def read_attribute_map(data: bytes, pos: int) -> tuple[dict[str, JsonValue], int]:
     """Return the attribute map at `pos` as JSON values (what `decode_attributes` returns).
 
@@ -108,7 +114,12 @@ def read_attribute_map(data: bytes, pos: int) -> tuple[dict[str, JsonValue], int
                 if n < 0:
                     raise FastDecodeError("negative length")
             end = pos + n
-            key = data[pos:end].decode("utf-8")
+            raw = data[pos:end]
+            key = _KEYS.get(raw)
+            if key is None:
+                key = raw.decode("utf-8")
+                if len(_KEYS) < KEY_CACHE_SIZE:
+                    _KEYS[raw] = key
             branch = data[end]
             pos = end + 1
             value: JsonValue

@@ -1,10 +1,11 @@
 """Run every benchmark harness in ops/bench/ and regenerate the summary table of docs/benchmarks.md.
 
-    python -m ops.bench.run_all                 # modest scales, about 20 minutes on 2 cores
-    python -m ops.bench.run_all --only latency,memory --no-write
+    python -m ops.bench.run_all                 # every harness, about an hour on 2 cores
+    python -m ops.bench.run_all --only sql --merge   # refresh one harness, keep the others
+    python -m ops.bench.run_all --from-json docs/benchmarks.json   # re-render only
 
-Each harness runs as a subprocess (its own JSON on stdout); the raw results go to `--out`, and
-the table between `<!-- summary:start -->` and `<!-- summary:end -->` is rewritten from them.
+Each harness runs as a subprocess (its own JSON on stdout); the raw results go to `--out`
+(`docs/benchmarks.json`, each with the time it was measured), and the table between `<!-- summary:start -->` and `<!-- summary:end -->` is rewritten from them.
 Needs the dev services: Kafka at $KAFKA_BOOTSTRAP_SERVERS (the latency and memory benches
 start a private broker), $DBSYNC_TEST_POSTGRES_URL and $DBSYNC_TEST_MARIADB_URL.
 """
@@ -15,7 +16,6 @@ import argparse
 import json
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,14 +25,17 @@ from ops.chaos.measure import machine
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "benchmarks.md"
-RAW_RESULTS = Path(tempfile.gettempdir()) / "dbsync2-bench-results.json"
+# The raw results behind the table are kept next to it, so the table can be re-rendered and
+# `--merge` can refresh one harness without re-running the others.
+RAW_RESULTS = REPO / "docs" / "benchmarks.json"
 START, END = "<!-- summary:start -->", "<!-- summary:end -->"
 # name -> (module, modest arguments, timeout seconds)
 HARNESSES: dict[str, tuple[str, tuple[str, ...], float]] = {
     "producer": ("ops.bench.producer_bench",
                  ("--contacts", "5000", "--inbound-calls", "500", "--latency-ms", "50",
                   "--in-flight", "1,8"), 600),
-    "sql": ("ops.bench.sql_bench", ("--events", "100000", "--per-row-sample", "2000"), 900),
+    "sql": ("ops.bench.sql_bench", ("--events", "1000000", "--per-row-sample", "2000",
+                                    "--instances", "2"), 2400),
     "webhook": ("ops.bench.webhook_bench", (), 600),
     "latency": ("ops.bench.latency_bench", ("--seconds", "90", "--rate", "2", "--interval", "5s"),
                 600),
@@ -105,9 +108,20 @@ def rows(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str]]:
         base = f"{_n(_get(part, 'per_row_upsert', 'rows_per_s'))} rows/s per-row upsert"
         if "copy" in part:
             base += f"; COPY {_n(_get(part, 'copy', 'rows_per_s'))} rows/s"
-        out.append((f"SQL materializer → {label}, {s.get('events', 0):,} events",
-                    f"{_n(_get(part, 'materializer', 'rows_per_s'))} rows/s "
-                    f"(×{_get(part, 'x_per_row')} per-row)", base, "sql"))  # fmt: skip
+        result = (f"{_n(_get(part, 'materializer', 'rows_per_s'))} rows/s, 1 instance "
+                  f"(×{_get(part, 'x_per_row')} per-row")  # fmt: skip
+        if "copy" in part:
+            result += f", {_get(part, 'fraction_of_copy')} of COPY"
+        result += f"; peak RSS {_n(_get(part, 'materializer', 'peak_rss_mib_per_instance'))} MiB)"
+        for key in sorted(k for k in part if k.startswith("materializer_x")):
+            n = key.removeprefix("materializer")
+            result += (f"; {_n(_get(part, key, 'rows_per_s'))} rows/s, {n[1:]} instances "
+                       f"(×{_get(part, 'x_per_row' + n)} per-row")  # fmt: skip
+            if "copy" in part:
+                result += f", {_get(part, 'fraction_of_copy' + n)} of COPY"
+            result += ")"
+        out.append((f"SQL materializer → {label}, {s.get('events', 0):,} events, "
+                    f"{s.get('contact_columns')} columns", result, base, "sql"))  # fmt: skip
     w = results.get("webhook", {})
     if w and "error" not in w:
         out.append((f"Webhook relay, receiver +{_n(w.get('receiver_latency_ms'))} ms",
@@ -146,9 +160,9 @@ def rows(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str]]:
                         f"{_n(steady.get('last_third_mib'), ' MiB')}",
                         f"steady first third {_n(steady.get('first_third_mib'), ' MiB')} "
                         f"(growth {steady.get('growth_pct')} %)", "memory"))  # fmt: skip
-    for name, result in results.items():
-        if "error" in result:
-            out.append((f"{name} harness", "not measured", result["error"][:160], name))
+    for name, outcome in results.items():
+        if "error" in outcome:
+            out.append((f"{name} harness", "not measured", outcome["error"][:160], name))
     return out
 
 
@@ -161,12 +175,13 @@ def render(results: dict[str, dict[str, Any]], when: str) -> str:
              f"{box['cores']} cores ({box['cpu']}), {box['memory_gib']} GiB RAM, {box['os']}, "
              f"Python {box['python']}; simulator, broker, databases and services on the same "
              "machine. Every baseline comes from the same run as its figure.", "",
-             "| Figure | Result | Baseline (same run) | Command |",
-             "|---|---|---|---|"]  # fmt: skip
+             "| Figure | Result | Baseline (same run) | Command | Measured |",
+             "|---|---|---|---|---|"]  # fmt: skip
     for figure, result, baseline, harness in rows(results):
         used = results.get(harness, {}).get("command")
         shown = f".venv/bin/{used}" if isinstance(used, str) and used else command(harness)
-        lines.append(f"| {figure} | {result} | {baseline} | `{shown}` |")
+        when_run = results.get(harness, {}).get("_measured_at", when)
+        lines.append(f"| {figure} | {result} | {baseline} | `{shown}` | {when_run} |")
     lines += ["", END]
     return "\n".join(lines)
 
@@ -190,14 +205,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RAW_RESULTS)
     parser.add_argument("--from-json", type=Path, help="skip running; render these results")
     parser.add_argument("--no-write", action="store_true", help="print the table only")
+    parser.add_argument(
+        "--merge", action="store_true", help="keep the other harnesses' results from --out"
+    )
     args = parser.parse_args(argv)
     if args.from_json:
         results = json.loads(args.from_json.read_text())
     else:
         results = {}
+        if args.merge and args.out.exists():
+            results = json.loads(args.out.read_text())
         for name in [n for n in args.only.split(",") if n]:
             print(f"run_all: {command(name)}", file=sys.stderr, flush=True)
             results[name] = run_harness(name)
+            results[name].setdefault("command", command(name).removeprefix(".venv/bin/"))
+            results[name]["_measured_at"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
             args.out.write_text(json.dumps(results, indent=2))
     section = render(results, datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
     if not args.no_write:
