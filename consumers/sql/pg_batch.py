@@ -18,8 +18,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
+from consumers.sql.layout import TableLayout
 from consumers.sql.rows import Row
-from consumers.sql.schema import TableLayout
 from consumers.sql.tables import VERSION_COLUMN, ColumnKind
 from consumers.sql.values import TruncationCounter, build_converter, to_number, to_text
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 
 from consumers.sql.helper_tables import mapping_table, offsets_table
+from consumers.sql.layout import ColumnInfo, TableLayout, build_data_table
 from consumers.sql.naming import map_column_name
 from consumers.sql.rows import RowSet
 from consumers.sql.tables import (
@@ -25,80 +25,10 @@ from consumers.sql.tables import (
     ColumnKind,
     TableSpec,
     column_type,
-    table_options,
 )
 from consumers.sql.values import infer_kind
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ColumnInfo:
-    """Where one field is stored: column name, kind, length limit and its bind key."""
-
-    field: str
-    column: str
-    kind: ColumnKind
-    max_length: int | None
-    key: str
-
-
-@dataclass
-class TableLayout:
-    """The current columns of one table and a SQLAlchemy Table built from them."""
-
-    spec: TableSpec
-    name: str
-    dialect: str
-    fixed: dict[str, ColumnInfo] = field(default_factory=dict)
-    custom: dict[str, ColumnInfo] = field(default_factory=dict)
-    table: sa.Table | None = None
-
-    def columns(self) -> list[ColumnInfo]:
-        """Return every known column, fixed first."""
-        return [*self.fixed.values(), *self.custom.values()]
-
-    def sa_table(self) -> sa.Table:
-        """Return the SQLAlchemy Table (columns keyed c0, c1, ... so any name binds safely)."""
-        if self.table is None:
-            metadata = sa.MetaData()
-            cols = [
-                sa.Column(info.column, bind_type(info.kind, self.dialect), key=info.key)
-                for info in self.columns()
-            ]
-            self.table = sa.Table(self.name, metadata, *cols)
-        return self.table
-
-    def primary(self) -> ColumnInfo:
-        """Return the primary key column."""
-        return self.fixed[self.spec.primary_key]
-
-
-def bind_type(kind: ColumnKind, dialect: str) -> sa.types.TypeEngine[Any]:
-    """Return the type used to bind values of a column kind (no DDL is generated from it)."""
-    if kind is ColumnKind.NUMBER:
-        # SQLite has no decimal type: bind floats there (documented precision limit).
-        return sa.Numeric(asdecimal=False) if dialect == "sqlite" else sa.Numeric()
-    if kind is ColumnKind.BOOL:
-        return sa.Boolean()
-    if kind is ColumnKind.VERSION:
-        return sa.BigInteger()
-    return sa.UnicodeText()
-
-
-def build_data_table(spec: TableSpec, prefix: str, dialect: str) -> sa.Table:
-    """Return the CREATE-able Table of one entity with this dialect's column types."""
-    cols: list[Any] = []
-    for name, kind in spec.kinds().items():
-        sql_type: sa.types.TypeEngine[Any] = column_type(kind, dialect)
-        if dialect == "sqlite" and kind is ColumnKind.NUMBER:
-            sql_type = sa.Numeric(asdecimal=False)
-        cols.append(sa.Column(name, sql_type, primary_key=(name == spec.primary_key)))
-    table = sa.Table(spec.name(prefix), sa.MetaData(), *cols, **table_options(dialect))
-    if spec is CONTACTS:
-        # dbsync2's "$id|$md5" index, prefixed with the table prefix (fixes W28).
-        sa.Index(f"{prefix}$id|$md5", table.c["$id"], table.c["$md5"])
-    return table
 
 
 def _field_md5(name: str) -> str:
@@ -133,6 +63,8 @@ class SchemaManager:
         self.layouts: dict[str, TableLayout] = {}
         self.mapping = mapping_table(prefix, self._dialect)
         self.offsets = offsets_table(prefix, self._dialect)
+        # (contacts layout, field names it has a column for): rebuilt when the layout changes.
+        self._known: tuple[TableLayout | None, frozenset[str]] = (None, frozenset())
 
     @property
     def dialect(self) -> str:
@@ -257,11 +189,16 @@ class SchemaManager:
     def ensure_custom_fields(self, row_set: RowSet) -> None:
         """Add a column (and a mapping) for every contact field not seen before."""
         layout = self.layouts[CONTACTS.entity]
-        fixed = set(CONTACTS.kinds()) - {VERSION_COLUMN}
+        if self._known[0] is not layout:
+            fixed = set(CONTACTS.kinds()) - {VERSION_COLUMN}
+            self._known = (layout, frozenset(fixed | set(layout.custom)))
+        known = self._known[1]
         new_fields: dict[str, ColumnKind] = {}
         for row in row_set.for_table(CONTACTS):
+            if not row.values.keys() - known:  # the common case, checked in C
+                continue
             for name, value in row.values.items():
-                if name in fixed or name in layout.custom or name in new_fields:
+                if name in known or name in new_fields:
                     continue
                 kind = infer_kind(value)
                 if kind is not None:

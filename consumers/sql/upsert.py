@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
-from consumers.sql.schema import TableLayout
+from consumers.sql.layout import TableLayout
 from consumers.sql.tables import VERSION_COLUMN
 
 

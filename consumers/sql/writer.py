@@ -16,9 +16,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from consumers.sql.classify import is_retryable
+from consumers.sql.layout import TableLayout
 from consumers.sql.pg_batch import PgCopyUpsert
 from consumers.sql.rows import Row, RowSet, collect_rows
-from consumers.sql.schema import SchemaManager, TableLayout
+from consumers.sql.schema import SchemaManager
 from consumers.sql.tables import ALL_TABLES, VERSION_COLUMN, ColumnKind
 from consumers.sql.upsert import (
     MySqlValuesUpsert,

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.mssql import pyodbc
 
 from consumers.sql.helper_tables import offsets_table
-from consumers.sql.schema import ColumnInfo, TableLayout, build_data_table
+from consumers.sql.layout import ColumnInfo, TableLayout, build_data_table
 from consumers.sql.tables import CONTACTS, TRANSACTIONS, ColumnKind
 from consumers.sql.upsert import build_merge_sql, build_offsets_upsert
 
