@@ -42,6 +42,7 @@ class RelayObserver:
         self._group, self._target = group, target
         self._metrics = metrics
         self._clock = clock or SystemClock()
+        self._paused = False
         self._lag = LagTracker(group, metrics, self._clock)
         self._lag_interval = lag_interval
         self._next_lag = 0.0
@@ -107,6 +108,7 @@ class RelayObserver:
 
     def paused(self, paused: bool) -> None:
         """Whether consumption is paused (breaker open or backpressure)."""
+        self._paused = paused
         if self._metrics is not None:
             self._metrics.set_paused(self._group, paused)
 
@@ -159,5 +161,6 @@ class RelayObserver:
         """Publish lag per partition when the refresh interval has passed."""
         if self._metrics is None or self._clock.monotonic() < self._next_lag:
             return
-        self._lag.refresh(consumer, set(self._assigned))
+        assigned = set(self._assigned)
+        self._lag.refresh(consumer, assigned, assigned if self._paused else ())
         self._next_lag = self._clock.monotonic() + self._lag_interval
