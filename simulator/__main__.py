@@ -13,7 +13,7 @@ from types import FrameType
 
 from simulator.activity import ActivityGenerator
 from simulator.campaign import Campaign
-from simulator.faults import MALFORMED_MODES, FaultConfig
+from simulator.faults import DEFAULT_MALFORMED_MODES, MALFORMED_MODES, FaultConfig
 from simulator.server import SimulatorServer
 
 
@@ -39,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--retry-after", type=int, default=1, help="Retry-After seconds sent with 429")
     add("--latency-ms", type=int, default=0, help="delay added to every API request")
     add("--malformed-rate", type=float, default=0.0, help="share of API answers made malformed")
-    add("--malformed-modes", default=",".join(MALFORMED_MODES), help="comma-separated modes")
+    add("--malformed-modes", default=",".join(DEFAULT_MALFORMED_MODES),
+        help=f"comma-separated modes out of {','.join(MALFORMED_MODES)}")  # fmt: skip
     add("--no-fired-suffix", action="store_true", help="E4 events without the 4-digit suffix")
     return parser
 

@@ -9,7 +9,13 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-MALFORMED_MODES: tuple[str, ...] = ("truncated", "wrong_types", "missing_task_log")
+from simulator.unknown_fields import add_unknown_fields
+
+# The modes a malformed answer gets by default: each makes the answer invalid, so the client
+# must fail the request. `unknown_fields` (extra keys a client must carry or ignore) is only
+# served when asked for by name, since a valid answer with extra keys changes what is synced.
+DEFAULT_MALFORMED_MODES: tuple[str, ...] = ("truncated", "wrong_types", "missing_task_log")
+MALFORMED_MODES: tuple[str, ...] = (*DEFAULT_MALFORMED_MODES, "unknown_fields")
 ERROR_STATUSES: tuple[int, ...] = (500, 502, 503)
 
 
@@ -27,7 +33,7 @@ class FaultConfig:
     retry_after_s: int = 1
     latency_ms: int = 0
     malformed_rate: float = 0.0
-    malformed_modes: tuple[str, ...] = MALFORMED_MODES
+    malformed_modes: tuple[str, ...] = DEFAULT_MALFORMED_MODES
     seed: int = 0
 
     def updated(self, changes: dict[str, Any]) -> FaultConfig:
@@ -151,6 +157,8 @@ def malform_body(mode: str, endpoint: str, body: bytes) -> bytes:
             contact.pop("$task_log", None)
     elif mode == "wrong_types":
         _break_types(endpoint, payload)
+    elif mode == "unknown_fields":
+        add_unknown_fields(endpoint, payload)
     return json.dumps(payload, ensure_ascii=False).encode("utf-8")
 
 

@@ -58,6 +58,7 @@ class RelayConfig:
     max_buffered: int
     max_consecutive_dead_letters: int
     session_timeout_ms: int = 45_000
+    max_buffered_bytes: int = 32 * 1024 * 1024
     observability: ObservabilityOptions = field(default_factory=ObservabilityOptions)
 
 
@@ -80,6 +81,12 @@ _OPTIONS: dict[str, tuple[str, type, object, str]] = {
     "--probe-max-ms": ("DBSYNC_PROBE_MAX_MS", float, 30_000.0, "largest probe delay"),
     "--breaker-threshold": ("DBSYNC_BREAKER_THRESHOLD", int, 5, "failures that open it"),
     "--max-buffered": ("DBSYNC_MAX_BUFFERED", int, 10_000, "buffered events before pausing"),
+    "--max-buffered-bytes": (
+        "DBSYNC_MAX_BUFFERED_BYTES",
+        int,
+        32 * 1024 * 1024,
+        "buffered payload bytes (Kafka key + value) before pausing",
+    ),
     "--session-timeout-ms": (
         "DBSYNC_SESSION_TIMEOUT_MS",
         int,
@@ -191,6 +198,7 @@ def parse_config(argv: Sequence[str], environ: Mapping[str, str]) -> RelayConfig
     _require(args.probe_interval_ms > 0, "--probe-interval-ms must be positive")
     _require(args.breaker_threshold >= 1, "--breaker-threshold must be at least 1")
     _require(args.max_buffered >= 1, "--max-buffered must be at least 1")
+    _require(args.max_buffered_bytes >= 1, "--max-buffered-bytes must be at least 1")
     return RelayConfig(
         url=url,
         campaign=args.campaign,
@@ -213,5 +221,6 @@ def parse_config(argv: Sequence[str], environ: Mapping[str, str]) -> RelayConfig
         max_buffered=args.max_buffered,
         max_consecutive_dead_letters=args.max_consecutive_dead_letters,
         session_timeout_ms=args.session_timeout_ms,
+        max_buffered_bytes=args.max_buffered_bytes,
         observability=observability_options(args),
     )

@@ -7,10 +7,13 @@ Guarantees:
 - strict order per contact (see scheduler.py), contacts concurrently up to `in_flight`;
 - at most `max_attempts` counted attempts per event, then the group's dead-letter topic;
 - an endpoint outage opens the circuit breaker (breaker.py): consumption pauses, one probe at a
-  time, nothing is dead-lettered for it, and the relay resumes by itself.
+  time, nothing is dead-lettered for it, and the relay resumes by itself;
+- bounded memory: intake stops while more than `max_buffered` events or `max_buffered_bytes`
+  payload bytes are consumed but unfinished, and starts again below half of both (intake.py).
 
 Threads: this loop owns every piece of state and the Kafka consumer; worker threads only make
-single HTTP attempts and hand the results back through a queue.
+single HTTP attempts and hand the results back through a queue; settle.py decides what a result
+means for its event, intake.py how much may be taken from Kafka.
 """
 
 from __future__ import annotations
@@ -25,16 +28,18 @@ from typing import Any
 from confluent_kafka import KafkaError, TopicPartition
 
 from consumers.runtime.dead_letter import DeadLetterLimit, DeadLetterPublisher
-from consumers.runtime.envelope import Envelope, open_envelope
+from consumers.runtime.envelope import open_envelope
 from consumers.webhook.attempts import AttemptPool
 from consumers.webhook.backoff import RetryPolicy
 from consumers.webhook.breaker import CircuitBreaker, ProbeSchedule
+from consumers.webhook.intake import IntakeGovernor
 from consumers.webhook.observer import RelayObserver
 from consumers.webhook.partitions import KafkaConsumerLike, PartitionGate
 from consumers.webhook.rate_limit import TokenBucket
-from consumers.webhook.scheduler import ContactScheduler, PendingEvent, build_dead_letter
-from consumers.webhook.sender import AttemptOutcome, AttemptResult, WebhookSender
+from consumers.webhook.scheduler import ContactScheduler, PendingEvent, payload_size
+from consumers.webhook.sender import WebhookSender
 from consumers.webhook.settings import RelaySettings, RelayStats
+from consumers.webhook.settle import EventSettler
 from schemas import TransactionEvent
 
 log = logging.getLogger(__name__)
@@ -60,13 +65,9 @@ class WebhookRelay:
     ) -> None:
         self._gate = PartitionGate(consumer, topic, dead_letters)
         self._topic = topic
-        self._sender = sender
-        self._dead_letters = dead_letters
-        self._policy = policy
         self._settings = settings
         self._bucket = bucket
         self._breaker = breaker or CircuitBreaker()
-        self._limit = dead_letter_limit
         self._clock = clock
         self._observer = observer or RelayObserver("webhook", "")
         self._probes = ProbeSchedule(policy.probe_delay, self._observer.breaker)
@@ -78,6 +79,12 @@ class WebhookRelay:
         self._wake_at = 0.0
         self.stats = RelayStats()
         self.caught_up = threading.Event()
+        self._settler = EventSettler(
+            self._gate, self._scheduler, dead_letters, policy, settings, self._breaker,
+            self._probes, dead_letter_limit, clock, self._observer, self.stats,
+        )  # fmt: skip
+        self._handle_result = self._settler.handle_result
+        self._intake = IntakeGovernor(settings, self._scheduler, self.stats, self._observer, clock)
 
     # --- the loop ------------------------------------------------------------------------------
 
@@ -105,11 +112,16 @@ class WebhookRelay:
         # waiting; an idle relay waits in poll(), which returns at the first message.
         messages = [] if busy else [self._gate.consumer.poll(self._settings.idle_poll_s)]
         messages = [m for m in messages if m is not None]
-        messages += self._gate.consumer.consume(self._settings.poll_batch, timeout=0)
-        self._observer.polled()
-        for message in messages:
+        for message in messages:  # first, so that `batch_size` knows its size
             self._ingest(message)
-        self._apply_pause()
+        batch = []
+        if self._intake.may_consume(self._gate):
+            batch = self._gate.consumer.consume(self._intake.batch_size(), timeout=0)
+        self._observer.polled()
+        for message in batch:
+            self._ingest(message)
+        messages += batch
+        self._intake.update(self._gate, self._breaker.is_open)
         self._dispatch()
         self._pool.drain(0.0 if messages else self._wait_budget(), self._handle_result)
         self._dispatch()
@@ -153,28 +165,20 @@ class WebhookRelay:
             message.headers(),
         )
         self._observer.ingested(envelope)
+        size = payload_size(envelope)
+        self._intake.note_size(size)
         if envelope.event is None:
-            self._publish_dead_letter(envelope, "DecodeError", envelope.decode_error or "")
+            self._settler.publish_dead_letter(envelope, "DecodeError", envelope.decode_error or "")
             self._gate.ledger.mark_done(partition, offset)
         elif isinstance(envelope.event, TransactionEvent):
             pending = PendingEvent(envelope, envelope.event, next(self._seq))
             pending.key = (partition, envelope.contact_key)
+            pending.size = size
             self._scheduler.add(pending)
         else:  # contact snapshots and inbound calls are not sent to web services
             self.stats.skipped += 1
             self._gate.ledger.mark_done(partition, offset)
             self._observer.finished(envelope, delivered=False)
-
-    def _apply_pause(self) -> None:
-        buffered, limit = len(self._scheduler), self._settings.max_buffered
-        # Hysteresis: pause above the limit, resume below half of it.
-        overloaded = buffered > limit or (self._gate.paused and buffered > limit // 2)
-        if overloaded and not self._gate.paused:
-            self.stats.backpressure_pauses += 1
-            self._observer.retry("backpressure")
-        self.stats.max_buffered_seen = max(self.stats.max_buffered_seen, buffered)
-        self._gate.set_paused(self._breaker.is_open or overloaded)
-        self._observer.paused(self._gate.paused)
 
     # --- attempts ------------------------------------------------------------------------------
 
@@ -197,93 +201,7 @@ class WebhookRelay:
                 return
             self._pool.submit(pending, probe=False)
 
-    def _handle_result(self, pending: PendingEvent, result: AttemptResult, probe: bool) -> None:
-        self._probes.returned(probe)
-        self.stats.attempts += 1
-        if pending.abandoned:
-            return
-        now = self._clock()
-        pending.first_attempt_at = pending.first_attempt_at or result.started_at
-        pending.last_attempt_at = result.started_at
-        pending.last_status, pending.last_outcome = result.status, result.outcome.value
-        pending.last_excerpt, pending.last_error = result.excerpt, result.error
-        if not result.is_outage:
-            if self._breaker.is_open:
-                log.warning("webhook endpoint answers again: circuit breaker closed, resuming")
-                self._probes.closed()
-            self._breaker.record_success()
-        if result.delivered:
-            self.stats.delivered += 1
-            if self._limit is not None:
-                self._limit.record_success()
-            self._observer.finished(pending.envelope, delivered=True)
-            self._finish(pending)
-            return
-        if result.is_outage:
-            if self._breaker.is_open:  # not counted against the event
-                if probe:
-                    self._probes.failed(now, result.retry_after_s)
-                self._retry(pending, now)
-                return
-            pending.attempts += 1
-            streak = self._breaker.record_outage(
-                pending,
-                pending.envelope.contact_key,
-                result.outcome is AttemptOutcome.CONNECTION_ERROR,
-            )
-            if streak is not None:
-                self._open_breaker(streak, now)
-                self._retry(pending, now)
-                return
-        else:
-            pending.attempts += 1
-        if pending.attempts >= self._settings.max_attempts:
-            self._dead_letter(pending)
-            return
-        self._retry(pending, now + self._policy.retry_delay(pending.attempts, result.retry_after_s))
-
-    def _retry(self, pending: PendingEvent, due: float) -> None:
-        self._observer.retry("retryable")
-        self._scheduler.retry_at(pending, due)
-
-    def _open_breaker(self, streak: list[PendingEvent], now: float) -> None:
-        for item in streak:
-            item.attempts = max(0, item.attempts - 1)
-        self.stats.breaker_opened += 1
-        self._probes.opened(now)
-        log.warning(
-            "webhook endpoint looks down (%d consecutive failures, last: %s): circuit breaker "
-            "open, consumption paused, probing",
-            len(streak),
-            streak[-1].last_error,
-        )
-
-    def _finish(self, pending: PendingEvent) -> None:
-        self._gate.ledger.mark_done(pending.envelope.partition, pending.envelope.offset)
-        self._scheduler.complete(pending)
-
-    # --- dead letters and commits --------------------------------------------------------------
-
-    def _dead_letter(self, pending: PendingEvent) -> None:
-        self._publish_dead_letter(
-            pending.envelope, f"webhook.{pending.last_outcome}", pending.last_error, pending
-        )
-        self._finish(pending)
-
-    def _publish_dead_letter(
-        self,
-        envelope: Envelope,
-        error_class: str,
-        message: str,
-        pending: PendingEvent | None = None,
-    ) -> None:
-        self._dead_letters.publish(build_dead_letter(envelope, error_class, message, pending))
-        attempts = 0 if pending is None else pending.attempts
-        self._observer.dead_lettered(envelope, error_class, message, attempts)
-        self._gate.note_dead_letter()
-        self.stats.dead_lettered += 1
-        if self._limit is not None:
-            self._limit.record_dead_letter()
+    # --- commits --------------------------------------------------------------------------------
 
     def _commit_due(self) -> None:
         now = self._clock()

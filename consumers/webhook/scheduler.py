@@ -46,16 +46,27 @@ class PendingEvent:
     last_outcome: str = ""
     abandoned: bool = False
     key: tuple[int, str] = field(default=(0, ""))
+    size: int = 0  # payload bytes it holds (Kafka key + value), for the relay's byte bound
+
+
+def payload_size(envelope: Envelope) -> int:
+    """Return the bytes an event arrived with (key + value): what the byte bound counts."""
+    return len(envelope.key or b"") + len(envelope.value or b"")
 
 
 class ContactScheduler:
-    """Holds the contact queues, a FIFO of ready heads and a heap of waiting heads."""
+    """Holds the contact queues, a FIFO of ready heads and a heap of waiting heads.
+
+    It also counts what it holds, in events (`len`) and in payload bytes (`buffered_bytes`),
+    which is what the relay's backpressure bounds.
+    """
 
     def __init__(self) -> None:
         self._queues: dict[tuple[int, str], deque[PendingEvent]] = {}
         self._ready: deque[PendingEvent] = deque()
         self._waiting: list[tuple[float, int, PendingEvent]] = []
         self._count = 0
+        self.buffered_bytes = 0
         self._tie = itertools.count()
 
     def __len__(self) -> int:
@@ -68,6 +79,7 @@ class ContactScheduler:
             queue = self._queues[pending.key] = deque()
         queue.append(pending)
         self._count += 1
+        self.buffered_bytes += pending.size
         if len(queue) == 1:
             self._make_ready(pending)
 
@@ -125,6 +137,7 @@ class ContactScheduler:
             return
         queue.popleft()
         self._count -= 1
+        self.buffered_bytes -= pending.size
         pending.state = PendingState.QUEUED
         if queue:
             self._make_ready(queue[0])
@@ -139,6 +152,7 @@ class ContactScheduler:
                 pending.abandoned = True
                 dropped.append(pending)
         self._count -= len(dropped)
+        self.buffered_bytes -= sum(p.size for p in dropped)
         return dropped
 
 

@@ -135,6 +135,7 @@ def build_relay(
             in_flight=config.in_flight,
             max_attempts=config.max_attempts,
             max_buffered=config.max_buffered,
+            max_buffered_bytes=config.max_buffered_bytes,
             shutdown_grace_s=config.timeout_s + 5,
         ),
         bucket=TokenBucket(config.rate, config.burst),

@@ -5,7 +5,8 @@
     python -m ops.bench.run_all --from-json docs/benchmarks.json   # re-render only
 
 Each harness runs as a subprocess (its own JSON on stdout); the raw results go to `--out`
-(`docs/benchmarks.json`, each with the time it was measured), and the table between `<!-- summary:start -->` and `<!-- summary:end -->` is rewritten from them.
+(`docs/benchmarks.json`, each with the time it was measured), and the table between
+`<!-- summary:start -->` and `<!-- summary:end -->` is rewritten from them.
 Needs the dev services: Kafka at $KAFKA_BOOTSTRAP_SERVERS (the latency and memory benches
 start a private broker), $DBSYNC_TEST_POSTGRES_URL and $DBSYNC_TEST_MARIADB_URL.
 """
@@ -39,8 +40,8 @@ HARNESSES: dict[str, tuple[str, tuple[str, ...], float]] = {
     "webhook": ("ops.bench.webhook_bench", (), 600),
     "latency": ("ops.bench.latency_bench", ("--seconds", "90", "--rate", "2", "--interval", "5s"),
                 600),
-    "memory": ("ops.bench.memory_bench", ("--backlog-contacts", "50000", "--steady-seconds",
-                                          "120"), 1800),
+    "memory": ("ops.bench.memory_bench", ("--backlog-contacts", "232000", "--steady-seconds",
+                                          "120", "--drain-timeout", "3600"), 4200),
 }  # fmt: skip
 
 
@@ -115,7 +116,7 @@ def rows(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str]]:
         result += f"; peak RSS {_n(_get(part, 'materializer', 'peak_rss_mib_per_instance'))} MiB)"
         for key in sorted(k for k in part if k.startswith("materializer_x")):
             n = key.removeprefix("materializer")
-            result += (f"; {_n(_get(part, key, 'rows_per_s'))} rows/s, {n[1:]} instances "
+            result += (f"; {_n(_get(part, key, 'rows_per_s'))} rows/s, {n[2:]} instances "
                        f"(×{_get(part, 'x_per_row' + n)} per-row")  # fmt: skip
             if "copy" in part:
                 result += f", {_get(part, 'fraction_of_copy' + n)} of COPY"

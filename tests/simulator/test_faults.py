@@ -10,6 +10,7 @@ from collections.abc import Callable
 import pytest
 import requests
 
+from simulator import unknown_fields
 from simulator.faults import FaultConfig
 from tests.simulator.conftest import FORBIDDEN, TOKEN, SimClient
 
@@ -106,6 +107,42 @@ def test_malformed_wrong_types(sim_factory: SimFactory) -> None:
     page = sim.get("/contacts/transactions/", **{"from": "2025-01-01"}).json()
     assert isinstance(page["results"][0], int)
     assert isinstance(sim.get("/contacts/list").json()["results"][0]["md5"], int)
+
+
+def test_unknown_fields_add_stable_extra_keys_of_every_json_type_at_every_level(
+    sim_factory: SimFactory,
+) -> None:
+    sim = sim_factory(faults=FaultConfig(malformed_rate=1.0, malformed_modes=("unknown_fields",)))
+    truth = {c["$id"]: c for c in sim.truth()["contacts"][:20]}
+    contacts = _post_twenty(sim).json()
+    assert contacts == _post_twenty(sim).json()  # stable while the mode is on
+    for contact in contacts:
+        contact_id = contact["$id"]
+        extras = unknown_fields.contact_extras(contact_id)
+        assert {k: contact[k] for k in extras} == extras
+        assert {type(v) for v in extras.values()} == {bool, str, int, float, type(None), dict, list}
+        known = {k: v for k, v in contact.items() if k not in extras and k != "$task_log"}
+        assert known == {k: v for k, v in truth[contact_id].items() if k != "$task_log"}
+        for entry in contact["$task_log"]:
+            assert entry[f"{unknown_fields.PREFIX}entry"] == {"x": 1}
+            for tx in entry["transactions"]:
+                assert tx.items() >= unknown_fields.TRANSACTION_EXTRAS.items()
+                for conn in tx.get("connections", []):
+                    assert conn.items() >= unknown_fields.CONNECTION_EXTRAS.items()
+    assert isinstance(contacts[0]["$task_log"][0]["transactions"][0]["fired"], str)  # valid
+    assert sim.get("/fields/list").json()[0][f"{unknown_fields.PREFIX}item_n"] == 7
+    page = sim.get("/contacts/list").json()
+    assert page["results"][0][f"{unknown_fields.PREFIX}item"] == "extra"
+    assert f"{unknown_fields.PREFIX}page" in page
+    faults = Counter(sim.sim("GET", "stats").json()["faults"])
+    assert faults["malformed_unknown_fields"] == 4
+
+
+def test_unknown_fields_are_served_only_when_asked_for() -> None:
+    assert "unknown_fields" not in FaultConfig().malformed_modes
+    assert FaultConfig().updated({"malformed_modes": ["unknown_fields"]}).malformed_modes == (
+        "unknown_fields",
+    )
 
 
 def test_malformed_missing_task_log_only_on_contacts(sim_factory: SimFactory) -> None:

@@ -1,4 +1,9 @@
-"""Hostile input through the whole pipeline: hostile fields, malformed answers, garbage bytes."""
+"""Hostile input through the whole pipeline: hostile fields, malformed answers, garbage bytes.
+
+Also unknown fields: answers that are valid but carry keys the contract does not know, at every
+level and of every JSON type, are carried through (attribute maps, SQL columns, webhook bodies)
+without failing a cycle.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,10 @@ from confluent_kafka import Producer
 from ops.chaos.checks import verify, wait_quiet
 from ops.chaos.kafka_probe import read_topic
 from ops.chaos.stack import SQL_GROUPS, WEBHOOK_GROUP, Stack, StackOptions
+from ops.truth.compare import comparable, read_column_map, read_table
+from schemas import ContactSnapshot, TransactionEvent, decode_event
 from schemas import headers as h
+from simulator import unknown_fields
 from tests.support.waiting import wait_for
 
 QUIET_SECONDS = 180.0
@@ -111,3 +119,75 @@ def _failed_cycles(stack: Stack) -> int:
     logs = stack.work / "logs"
     files = [p for p in logs.glob(f"{stack.campaign}_*.log")]
     return sum(p.read_text(errors="replace").count("cycle failed, retrying") for p in files)
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_unknown_fields_are_carried_through_and_fail_nothing(stack: Stack) -> None:
+    _assert_equal_to_truth(stack, _changes(stack, 5))
+    # Every answer now carries unknown keys (contact: a plain and a `$` one, string, number,
+    # boolean, null, object, array; task-log entries, transactions, connections, recordings,
+    # pages, field definitions). The answers are valid: no cycle may fail.
+    stack.sim_post("/_sim/faults", {"malformed_rate": 1.0, "malformed_modes": ["unknown_fields"]})
+    last = _changes(stack, 25)
+    wait_for(
+        lambda: _malformed_modes_served(stack) == {"unknown_fields"},
+        timeout=60,
+        message="no answer with unknown fields was served",
+    )
+    _assert_equal_to_truth(stack, last)  # the known fields arrive as before; nothing lost
+    _no_crash(stack)
+    assert stack.components["producer"].starts == 1
+    assert _failed_cycles(stack) == 0
+
+    # The topic carries them: contact keys in the snapshot's and the transaction's contact map,
+    # transaction and connection keys in their attribute maps (so in the webhook body too).
+    snapshots: dict[str, ContactSnapshot] = {}
+    carried: list[TransactionEvent] = []
+    for message in read_topic(stack.bootstrap, stack.topic):
+        event = decode_event(message.value)
+        if isinstance(event, ContactSnapshot):
+            if (
+                event.contact_id not in snapshots
+                or event.version > snapshots[event.contact_id].version
+            ):
+                snapshots[event.contact_id] = event
+        elif isinstance(event, TransactionEvent) and f"{unknown_fields.PREFIX}tx_note" in (
+            event.transaction
+        ):
+            carried.append(event)
+    extended = {
+        cid: s for cid, s in snapshots.items() if f"{unknown_fields.PREFIX}note" in s.contact
+    }
+    assert extended, "no contact snapshot carried the unknown keys"
+    for contact_id, snapshot in extended.items():
+        extras = unknown_fields.contact_extras(contact_id)
+        assert {k: snapshot.contact.get(k) for k in extras} == extras
+    assert carried, "no transaction event carried the unknown keys"
+    for event in carried:
+        body = event.webhook_payload()
+        assert body["contact"] == dict(event.contact)
+        transaction = body["transaction"]
+        assert isinstance(transaction, dict)
+        assert transaction.items() >= unknown_fields.TRANSACTION_EXTRAS.items()
+        for connection in transaction.get("connections") or []:
+            assert connection.items() >= unknown_fields.CONNECTION_EXTRAS.items()
+    delivered = set(stack.receiver.deliveries()) if stack.receiver is not None else set()
+    assert {e.event_id for e in carried} <= delivered  # POSTed (at least once)
+
+    # SQL: each unknown contact key with a value became a column of the contacts table; the
+    # latest snapshot's values are stored (objects and arrays as JSON text).
+    for kind, database in stack.databases.items():
+        engine = database.engine()
+        try:
+            rows = read_table(engine, "contacts")
+            renamed = read_column_map(engine, "").get("contacts", {})
+        finally:
+            engine.dispose()
+        for contact_id in extended:
+            for key, value in unknown_fields.contact_extras(contact_id).items():
+                if value is None:
+                    continue  # an all-null field gets no column yet (docs/sql-materializer.md)
+                stored = rows[contact_id].get(renamed.get(key, key))
+                want, got = comparable(value, stored)
+                assert want == got, f"{kind}: {contact_id}.{key}: {value!r} stored as {stored!r}"

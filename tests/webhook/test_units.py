@@ -7,18 +7,30 @@ import hashlib
 import hmac
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from typing import cast
 
 import pytest
+from confluent_kafka import TopicPartition
 
+from consumers.runtime.dead_letter import DeadLetterPublisher
 from consumers.runtime.envelope import Envelope
 from consumers.webhook.backoff import RetryPolicy
 from consumers.webhook.breaker import CircuitBreaker
 from consumers.webhook.config import ConfigError, parse_config
 from consumers.webhook.dlq_store import RedriveMarks
+from consumers.webhook.intake import IntakeGovernor
 from consumers.webhook.ledger import OffsetLedger
+from consumers.webhook.observer import RelayObserver
+from consumers.webhook.partitions import KafkaConsumerLike, PartitionGate
 from consumers.webhook.rate_limit import TokenBucket
-from consumers.webhook.scheduler import ContactScheduler, PendingEvent, PendingState
+from consumers.webhook.scheduler import (
+    ContactScheduler,
+    PendingEvent,
+    PendingState,
+    payload_size,
+)
 from consumers.webhook.sender import SecretRedactor, describe_url, parse_retry_after
+from consumers.webhook.settings import RelaySettings, RelayStats
 from consumers.webhook.signing import (
     RequestSigner,
     SigningKeyError,
@@ -133,6 +145,35 @@ def test_scheduler_releases_a_contact_only_after_its_head_finishes() -> None:
     assert [p.seq for p in scheduler.drop_partitions({0})] == [2, 3]
 
 
+def test_scheduler_counts_the_payload_bytes_it_holds() -> None:
+    scheduler = ContactScheduler()
+    items = [_pending("a", 1), _pending("a", 2), _pending("b", 3)]
+    for size, item in zip((100, 20, 3), items, strict=True):
+        item.size = size
+        scheduler.add(item)
+    assert scheduler.buffered_bytes == 123
+    first = scheduler.pop_ready(0)
+    assert first is items[0]
+    scheduler.complete(first)
+    assert scheduler.buffered_bytes == 23
+    scheduler.complete(first)  # not the head any more: nothing changes
+    assert scheduler.buffered_bytes == 23
+    scheduler.drop_partitions({0})
+    assert (scheduler.buffered_bytes, len(scheduler)) == (0, 0)
+    envelope = Envelope("t", 0, 1, b"key", b"value!", 0)
+    assert payload_size(envelope) == 9
+    assert payload_size(Envelope("t", 0, 1, None, None, 0)) == 0
+
+
+def test_byte_bound_is_configurable_and_validated() -> None:
+    env = {"DBSYNC_URL": "https://example.com/h", "DBSYNC_CAMPAIGN": "C",
+           "KAFKA_BOOTSTRAP_SERVERS": "k:9092"}  # fmt: skip
+    assert parse_config([], env).max_buffered_bytes == 32 * 1024 * 1024
+    assert parse_config([], {**env, "DBSYNC_MAX_BUFFERED_BYTES": "1000"}).max_buffered_bytes == 1000
+    with pytest.raises(ConfigError, match="max-buffered-bytes"):
+        parse_config(["--max-buffered-bytes", "0"], env)
+
+
 def test_redrive_marks_round_trip_through_commit_metadata() -> None:
     marks = RedriveMarks()
     marks.add([0, 1, 5, 6, 7, 9])
@@ -158,3 +199,53 @@ def test_redaction_hides_secrets_and_url_credentials() -> None:
     redactor = SecretRedactor(["Bearer abc123", "whsec_xyz="])
     assert redactor.redact("got Bearer abc123 and whsec_xyz=") == "got *** and ***"
     assert describe_url("https://user:pw@host:8443/p/a?token=s") == "https://host:8443/p/a"
+
+
+class _Consumer:
+    """Just enough of a Kafka consumer for PartitionGate's pause/resume."""
+
+    def __init__(self) -> None:
+        self.paused: set[int] = set()
+
+    def assignment(self) -> list[TopicPartition]:
+        return [TopicPartition("t", p) for p in range(3)]
+
+    def pause(self, partitions: list[TopicPartition]) -> None:
+        self.paused.update(tp.partition for tp in partitions)
+
+    def resume(self, partitions: list[TopicPartition]) -> None:
+        self.paused.difference_update(tp.partition for tp in partitions)
+
+
+def test_intake_holds_first_pauses_after_a_long_hold_and_releases_below_half() -> None:
+    now = [0.0]
+    settings = RelaySettings(max_buffered=4, max_buffered_bytes=1000, hold_before_pause_s=15.0)
+    scheduler, stats = ContactScheduler(), RelayStats()
+    intake = IntakeGovernor(settings, scheduler, stats, RelayObserver("g", ""), lambda: now[0])
+    consumer = _Consumer()
+    gate = PartitionGate(cast(KafkaConsumerLike, consumer), "t", cast(DeadLetterPublisher, None))
+    items = [_pending(f"c{i}", i) for i in range(5)]
+    for item in items:
+        item.size = 10
+        scheduler.add(item)
+    intake.note_size(10)
+    intake.update(gate, breaker_open=False)  # 5 > 4 events: held, not paused
+    assert not intake.may_consume(gate) and not consumer.paused
+    assert stats.backpressure_pauses == 1
+    now[0] = 15.0
+    intake.update(gate, breaker_open=False)  # held for 15 s: paused (consume polls again)
+    assert consumer.paused == {0, 1, 2} and intake.may_consume(gate)
+    for item in items[:2]:
+        scheduler.complete(scheduler.pop_ready(now[0]) or item)
+    intake.update(gate, breaker_open=False)  # 3 events: still above half (2)
+    assert consumer.paused
+    scheduler.complete(scheduler.pop_ready(now[0]) or items[2])
+    intake.update(gate, breaker_open=False)  # 2 events: released and resumed
+    assert not consumer.paused and intake.may_consume(gate)
+    assert intake.batch_size() == 2  # room for 2 events (4 - 2); bytes leave room for 98
+    big = _pending("big", 9)
+    big.size = 995
+    scheduler.add(big)
+    intake.update(gate, breaker_open=False)  # 1015 bytes > 1000: held by the byte bound
+    assert not intake.may_consume(gate) and stats.max_buffered_bytes_seen == 1015
+    assert stats.backpressure_pauses == 2
