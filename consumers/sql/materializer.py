@@ -173,12 +173,16 @@ class SqlMaterializer:
         self._record(batch.envelopes, result, batch.started)
 
     def _write(self, batch: list[Envelope]) -> BatchResult:
-        """Apply `batch` in one transaction; then publish its positions (any thread)."""
+        """Apply `batch` in one transaction; then publish its positions and counts (any thread,
+        one at a time): they are true as soon as the database has the batch."""
         result = self._processor.process(batch)
         nexts: dict[int, int] = {}
         for env in batch:
             nexts[env.partition] = max(nexts.get(env.partition, 0), env.offset + 1)
-        self._progress.advance(nexts)
+        self.events_applied += result.events
+        self.rows_written += result.rows
+        self.dead_letters += result.dead_letters
+        self._progress.advance(nexts)  # last: a caller that sees the position sees the counts
         return result
 
     def _apply(self, envelopes: list[Envelope], started: float, attempt: int) -> None:
@@ -203,9 +207,6 @@ class SqlMaterializer:
         self._observer.committed(
             batch, result.events, result.dead_letters, time.monotonic() - started
         )
-        self.events_applied += result.events
-        self.rows_written += result.rows
-        self.dead_letters += result.dead_letters
 
     def _after_commit(self, batch: list[Envelope]) -> None:
         if self._paused:

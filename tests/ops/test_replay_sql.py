@@ -46,12 +46,16 @@ def sql_campaign(kafka_bootstrap: str, unique_id: str) -> Iterator[tuple[str, st
 def run_sql_group_until(settings: SqlSettings, engine: sa.Engine, topic: str) -> int:
     """Run the SQL group until its stored offsets reach the topic's end; return events applied."""
     from tests.sql.harness import running_group, wait_stored
+    from tests.support.waiting import wait_for
 
     ends = {p: high for p, (_low, high) in end_offsets(settings.bootstrap_servers, topic).items()}
     with running_group(settings) as group:
         wait_stored(engine, "", settings.group, topic, ends, running=group)
-        assert group.materializer is not None
-        return group.materializer.events_applied
+        materializer = group.materializer
+        assert materializer is not None
+        # The database commit comes first; the group's own counters follow it.
+        wait_for(lambda: materializer.consumed_up_to(ends), 30, message="positions lag the DB")
+        return materializer.events_applied
 
 
 def end_offsets(bootstrap: str, topic: str) -> dict[int, tuple[int, int]]:
