@@ -1,10 +1,8 @@
 """Track how far this instance has applied each partition, and whether it has caught up.
 
 Positions are the next offsets committed to the database (written by the writer thread right
-after its commit); lag compares them with the partitions' end offsets. End offsets come from
-librdkafka's cache, which every fetch response refreshes; the broker is asked only when the
-cache has no value or the partitions are paused (nothing is fetched then). Asking the broker
-while a fetch is in flight waits behind the fetch's long-poll on the same connection.
+after its commit); lag compares them with the partitions' end offsets, read without stalling the
+loop (`read_watermarks`: cached, the broker only for paused partitions).
 """
 
 from __future__ import annotations
@@ -14,6 +12,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+
+from consumers.runtime.lag_tracker import read_watermarks
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +65,7 @@ class PartitionProgress:
         for p in sorted(assigned):
             partition = self._make_partition(self._topic, p, OFFSET_BEGINNING)
             try:
-                low, high = consumer.get_watermark_offsets(partition, cached=True)
-                if high < 0 or paused:
-                    low, high = consumer.get_watermark_offsets(partition, timeout=5, cached=False)
+                low, high = read_watermarks(consumer, partition, paused, timeout=5)
             except Exception as exc:
                 log.info("cannot measure lag: %s", exc)
                 return
