@@ -31,6 +31,7 @@ from consumers.sql.observer import SqlObserver
 from consumers.sql.processor import BatchProcessor, BatchResult
 from consumers.sql.progress import OFFSET_BEGINNING, PartitionProgress
 from consumers.sql.write_pipeline import WritePipeline
+from consumers.sql.writer import PreparedBatch
 
 log = logging.getLogger(__name__)
 
@@ -114,13 +115,15 @@ class SqlMaterializer:
         )
         try:
             while not stop.is_set():
-                # Poll and decode the next batch while the writer thread writes the previous one.
+                # Poll, decode and render the next batch while the writer thread writes the
+                # previous one; the writer only checks the rendering still fits.
                 envelopes = self._next_batch()
+                prepared = self._processor.prepare(envelopes) if envelopes else None
                 self._finish_in_flight()
                 envelopes = [e for e in envelopes if e.partition in self._assigned]
                 if envelopes:
                     self.caught_up.clear()
-                    self._pipeline.submit(envelopes, time.monotonic())
+                    self._pipeline.submit(envelopes, time.monotonic(), prepared)
                 else:
                     self._progress.measure(self._consumer, self._assigned, self._paused)
                 self._observer.maybe_refresh_lag(self._consumer)
@@ -172,10 +175,10 @@ class SqlMaterializer:
             return
         self._record(batch.envelopes, result, batch.started)
 
-    def _write(self, batch: list[Envelope]) -> BatchResult:
+    def _write(self, batch: list[Envelope], prepared: PreparedBatch | None = None) -> BatchResult:
         """Apply `batch` in one transaction; then publish its positions and counts (any thread,
         one at a time): they are true as soon as the database has the batch."""
-        result = self._processor.process(batch)
+        result = self._processor.process(batch, prepared)
         nexts: dict[int, int] = {}
         for env in batch:
             nexts[env.partition] = max(nexts.get(env.partition, 0), env.offset + 1)

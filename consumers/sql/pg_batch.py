@@ -68,6 +68,43 @@ def _format_number(value: Any) -> str:
     return format_copy_value(to_number(value))
 
 
+def copy_cells_py(values: dict[str, Any], fields: tuple[str, ...]) -> str | None:
+    """Return the COPY text of `fields`' cells when all are plain, else None (format each cell).
+
+    Plain: missing, None or "" (written as \\N), an int, or a str with nothing COPY must escape.
+    The pure-Python twin of `consumers.sql._text_cells.copy_cells`.
+    """
+    cells = list(map(values.get, fields))
+    if not set(map(type, cells)) <= _PLAIN_TEXT_TYPES:
+        return None
+    part = "\t".join(
+        [
+            (cell or "\\N") if cell.__class__ is str else ("\\N" if cell is None else str(cell))
+            for cell in cells
+        ]
+    )
+    # The only backslashes allowed are those of the \\N markers put in for None and "".
+    if (
+        part.count("\\") != cells.count(None) + cells.count("")
+        or part.count("\t") != len(fields) - 1
+        or "\n" in part
+        or "\r" in part
+    ):
+        return None
+    return part
+
+
+CopyCells = Callable[[dict[str, Any], tuple[str, ...]], "str | None"]
+copy_cells: CopyCells = copy_cells_py
+try:
+    from consumers.sql._text_cells import copy_cells as _compiled_copy_cells
+except ImportError:  # built without a C compiler: the pure-Python twin does the same job
+    pass
+else:
+    copy_cells = _compiled_copy_cells
+COMPILED = copy_cells is not copy_cells_py
+
+
 def build_copy_formatter(
     kind: ColumnKind, max_length: int | None, column: str, counter: TruncationCounter
 ) -> Callable[[Any], str]:
@@ -106,7 +143,7 @@ class PgCopyUpsert:
         rest = [i for i in columns if i not in free and i not in versions]
         if len(versions) != 1:
             raise ValueError(f"{layout.name} needs exactly one version column")
-        self.text_fields = [info.field for info in free]
+        self.text_fields = tuple(info.field for info in free)
         self.rest_plan = [
             (info.field, build_copy_formatter(info.kind, info.max_length, info.column, counter))
             for info in rest
@@ -136,53 +173,37 @@ class PgCopyUpsert:
         """Return the COPY text of `rows`, one line per row, columns in COPY's order."""
         text_fields = self.text_fields
         rest_plan = self.rest_plan
-        tabs = len(text_fields) - 1
         lines: list[str] = []
         append = lines.append
         for row in rows:
-            get = row.values.get
+            values = row.values
+            get = values.get
             cells = [fmt(get(field)) for field, fmt in rest_plan]
             cells.append(str(row.version))
             if text_fields:
-                texts = list(map(get, text_fields))
-                # Common case: only strings, ints and None. Join them as they are and check the
-                # whole line once for characters COPY must escape; the only backslashes allowed
-                # are those of the \N markers put in for None and "".
-                part = None
-                if set(map(type, texts)) <= _PLAIN_TEXT_TYPES:
-                    part = "\t".join(
-                        [
-                            (text or "\\N")
-                            if text.__class__ is str
-                            else ("\\N" if text is None else str(text))
-                            for text in texts
-                        ]
-                    )
-                    if (
-                        part.count("\\") != texts.count(None) + texts.count("")
-                        or part.count("\t") != tabs
-                        or "\n" in part
-                        or "\r" in part
-                    ):
-                        part = None
+                # Common case: only strings, ints and None, nothing to escape: one join.
+                part = copy_cells(values, text_fields)
                 if part is None:
-                    part = "\t".join([_format_text(text) for text in texts])
+                    part = "\t".join([_format_text(get(field)) for field in text_fields])
                 cells.insert(0, part)
             append("\t".join(cells))
         append("")
         return "\n".join(lines)
 
-    def execute(self, conn: sa.Connection, rows: Sequence[Row]) -> None:
-        """Upsert `rows` (every column of the layout) inside `conn`'s current transaction."""
+    def execute(self, conn: sa.Connection, copy_text: str) -> None:
+        """Upsert rows given as `format_rows` text inside `conn`'s current transaction."""
         psycopg2: Any = importlib.import_module("psycopg2")  # no type stubs
-        buffer = io.StringIO(self.format_rows(rows))
+        data = copy_text.encode()
+        buffer = io.BytesIO(data)
         driver = conn.connection.driver_connection
         if driver is None:
             raise sa.exc.InvalidRequestError("no driver connection")
         try:
             with driver.cursor() as cursor:
                 cursor.execute(self.create)
-                cursor.copy_expert(self.copy, buffer)
+                # One read of the whole text: psycopg2 reads `size` bytes per call, and each call
+                # takes the GIL back from the consumer loop (8 KiB reads stalled the COPY).
+                cursor.copy_expert(self.copy, buffer, size=max(len(data), 8192))
                 cursor.execute(self.upsert)
         except psycopg2.Error as exc:
             if isinstance(exc, psycopg2.OperationalError | psycopg2.InterfaceError):

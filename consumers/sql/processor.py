@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from consumers.runtime.dead_letter import DeadLetter, DeadLetterLimit, DeadLetterPublisher, iso_now
 from consumers.runtime.envelope import Envelope
 from consumers.sql.classify import describe_error, is_retryable
-from consumers.sql.writer import BatchWriter
+from consumers.sql.writer import BatchWriter, PreparedBatch
 from schemas import Event
 
 log = logging.getLogger(__name__)
@@ -62,8 +62,21 @@ class BatchProcessor:
         self._secret = secret
         self._pending: dict[tuple[str, int, int], _Rejection] = {}
 
-    def process(self, envelopes: Sequence[Envelope]) -> BatchResult:
-        """Apply `envelopes` (one batch, in order); raise on an outage, to be called again."""
+    def prepare(self, envelopes: Sequence[Envelope]) -> PreparedBatch | None:
+        """Derive and render the batch's rows ahead of `process` (best effort, any thread)."""
+        try:
+            return self._writer.prepare([e.event for e in envelopes if e.event is not None])
+        except Exception:  # the writer meets the same problem again in process(), handled there
+            log.debug("could not prepare a batch ahead; it is prepared when written", exc_info=True)
+            return None
+
+    def process(
+        self, envelopes: Sequence[Envelope], prepared: PreparedBatch | None = None
+    ) -> BatchResult:
+        """Apply `envelopes` (one batch, in order); raise on an outage, to be called again.
+
+        `prepared` is the batch's `prepare` result, used if it still fits what is written.
+        """
         coords = {_coord(e) for e in envelopes}
         self._pending = {c: r for c, r in self._pending.items() if c in coords}
         for env in envelopes:
@@ -76,7 +89,7 @@ class BatchProcessor:
         first_error: BaseException | None = None
         if not self._pending:
             try:
-                rows = self._writer.write(self._applicable(envelopes), offsets)
+                rows = self._writer.write(self._applicable(envelopes), offsets, prepared)
                 return self._finish(rows, len(envelopes), 0)
             except Exception as exc:
                 if is_retryable(exc):

@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from consumers.sql.tables import (
     CHANGED_COLUMN,
@@ -36,9 +36,11 @@ INBOUND_RENAMES: Mapping[str, str] = {
 EXCLUDED_CONTACT_KEYS = frozenset({"$task_log"})
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One row to upsert: its table, primary key, version and values by field name."""
+class Row(NamedTuple):
+    """One row to upsert: its table, primary key, version and values by field name.
+
+    Immutable; a named tuple because one is built per event (cheaper than a frozen dataclass).
+    """
 
     table: TableSpec
     key: str

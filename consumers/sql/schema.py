@@ -186,16 +186,18 @@ class SchemaManager:
             index += 1
         return layout
 
-    def ensure_custom_fields(self, row_set: RowSet) -> None:
-        """Add a column (and a mapping) for every contact field not seen before."""
+    def new_custom_fields(self, row_set: RowSet) -> dict[str, ColumnKind]:
+        """Return the contact fields of `row_set` that have no column yet, with their kinds."""
         layout = self.layouts[CONTACTS.entity]
-        if self._known[0] is not layout:
+        known_for = self._known
+        if known_for[0] is not layout:
             fixed = set(CONTACTS.kinds()) - {VERSION_COLUMN}
-            self._known = (layout, frozenset(fixed | set(layout.custom)))
-        known = self._known[1]
+            known_for = (layout, frozenset(fixed | set(layout.custom)))
+            self._known = known_for
+        known = known_for[1]
         new_fields: dict[str, ColumnKind] = {}
         for row in row_set.for_table(CONTACTS):
-            if not row.values.keys() - known:  # the common case, checked in C
+            if known.issuperset(row.values):  # the common case, checked in C
                 continue
             for name, value in row.values.items():
                 if name in known or name in new_fields:
@@ -203,8 +205,13 @@ class SchemaManager:
                 kind = infer_kind(value)
                 if kind is not None:
                     new_fields[name] = kind
+        return new_fields
+
+    def ensure_custom_fields(self, row_set: RowSet) -> None:
+        """Add a column (and a mapping) for every contact field not seen before."""
+        new_fields = self.new_custom_fields(row_set)
         if new_fields:
-            self._add_custom_fields(layout, new_fields)
+            self._add_custom_fields(self.layouts[CONTACTS.entity], new_fields)
             self.reload()
 
     def _add_custom_fields(self, layout: TableLayout, new_fields: dict[str, ColumnKind]) -> None:

@@ -12,8 +12,6 @@ Parameters are bound by the column keys c0, c1, ..., never by (hostile) column n
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,7 +29,7 @@ def build_upsert(layout: TableLayout, dialect: sa.Dialect) -> Any:
     if name == "sqlite":
         return _on_conflict(layout, sqlite.insert(layout.sa_table()))
     if name == "mysql":
-        return _on_duplicate_key(layout)
+        return on_duplicate_key(layout)
     if name == "mssql":
         return sa.text(build_merge_sql(layout, dialect))
     raise ValueError(f"unsupported database dialect: {name}")
@@ -47,7 +45,8 @@ def _on_conflict(layout: TableLayout, stmt: Any) -> Any:
     return stmt.on_conflict_do_update(index_elements=[table.c[pk]], set_=updates, where=guard)
 
 
-def _on_duplicate_key(layout: TableLayout) -> Any:
+def on_duplicate_key(layout: TableLayout) -> Any:
+    """Return the MySQL upsert of `layout` (c0.. parameters), stale-write guard in each SET."""
     table = layout.sa_table()
     stmt = mysql.insert(table)
     pk = layout.primary().key
@@ -114,95 +113,3 @@ def build_offsets_upsert(table: sa.Table, dialect: sa.Dialect) -> Any:
             f"VALUES (src.{g}, src.{tp}, src.{p}, src.{n});"
         )
     raise ValueError(f"unsupported database dialect: {name}")
-
-
-# MySQL string literal escapes (MySQL manual, "String Literals"): what the driver escapes too.
-_MYSQL_ESCAPES = str.maketrans(
-    {"\0": "\\0", "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\x1a": "\\Z", "'": "\\'", '"': '\\"'}
-)
-# Keep each statement near the driver's own executemany packing (1 MB).
-MYSQL_STATEMENT_BYTES = 1_000_000
-
-
-class NoLiteralError(ValueError):
-    """A value has no inline literal here: let the driver render (or reject) the batch."""
-
-
-def mysql_literal(value: Any) -> str:
-    """Return a converted column value as a MySQL literal, as PyMySQL would render it."""
-    cls = value.__class__
-    if cls is str:
-        escaped: str = value.translate(_MYSQL_ESCAPES)
-        return "'" + escaped + "'"
-    if value is None:
-        return "NULL"
-    if cls is bool:
-        return "1" if value else "0"
-    if cls is int:
-        return str(value)
-    if cls is Decimal and value.is_finite():
-        text: str = format(value, "f")
-        return text
-    raise NoLiteralError(f"no MySQL literal for {value!r}")
-
-
-class MySqlValuesUpsert:
-    """MariaDB/MySQL: the layout's INSERT .. ON DUPLICATE KEY UPDATE with the rows inlined.
-
-    PyMySQL's executemany already packs rows into multi-row statements, but renders every value
-    through several Python calls (escape, escape_item, encoder lookup, ...) after SQLAlchemy
-    built a dict per row; here each row is one list of literals joined into the VALUES list.
-    """
-
-    def __init__(self, layout: TableLayout, dialect: sa.Dialect) -> None:
-        compiled = _on_duplicate_key(layout).compile(dialect=dialect)
-        text = str(compiled)
-        order = [info.key for info in layout.columns()]  # the table's column order
-        if dialect.paramstyle == "format":
-            marks = ["%s"] * len(order)
-        elif dialect.paramstyle == "pyformat":
-            marks = [f"%({key})s" for key in order]
-        else:
-            raise ValueError(f"no inlined values for paramstyle {dialect.paramstyle}")
-        placeholders = " VALUES (" + ", ".join(marks) + ")"
-        if text.count(placeholders) != 1:
-            raise ValueError("unexpected upsert text for inlined values")
-        head, tail = text.split(placeholders)
-        # Executed without parameters, so the driver does no %-formatting: undo the doubling.
-        self.head = head.replace("%%", "%") + " VALUES "
-        self.tail = tail.replace("%%", "%")
-        self.keys = order
-
-    def statements(self, params: Sequence[Sequence[Any]]) -> list[str]:
-        """Return the statements for rows of converted values (in `keys` order)."""
-        out: list[str] = []
-        chunk: list[str] = []
-        size = 0
-        for values in params:
-            # Common case: no string needs escaping. Quote them as they are and check the whole
-            # row once; the only quotes allowed are the two around each string.
-            literal = (
-                "("
-                + ",".join(
-                    [("'" + v + "'") if v.__class__ is str else mysql_literal(v) for v in values]
-                )
-                + ")"
-            )
-            if (
-                literal.count("'") != 2 * list(map(type, values)).count(str)
-                or "\\" in literal
-                or '"' in literal
-                or "\n" in literal
-                or "\r" in literal
-                or "\0" in literal
-                or "\x1a" in literal
-            ):
-                literal = "(" + ",".join([mysql_literal(v) for v in values]) + ")"
-            chunk.append(literal)
-            size += len(literal) + 1
-            if size >= MYSQL_STATEMENT_BYTES:
-                out.append(self.head + ",".join(chunk) + self.tail)
-                chunk, size = [], 0
-        if chunk:
-            out.append(self.head + ",".join(chunk) + self.tail)
-        return out

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from consumers.runtime.envelope import Envelope
 from consumers.sql.processor import BatchResult
+from consumers.sql.writer import PreparedBatch
 
 log = logging.getLogger(__name__)
 
@@ -33,16 +34,20 @@ class InFlightBatch:
 class WritePipeline:
     """One writer thread with room for one batch."""
 
-    def __init__(self, write: Callable[[list[Envelope]], BatchResult]) -> None:
+    def __init__(
+        self, write: Callable[[list[Envelope], PreparedBatch | None], BatchResult]
+    ) -> None:
         self._write = write
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sql-writer")
         self.in_flight: InFlightBatch | None = None
 
-    def submit(self, envelopes: list[Envelope], started: float) -> None:
+    def submit(
+        self, envelopes: list[Envelope], started: float, prepared: PreparedBatch | None = None
+    ) -> None:
         """Start writing `envelopes` (one attempt); the previous batch must be taken first."""
         if self.in_flight is not None:
             raise RuntimeError("a batch is already in flight")
-        future = self._executor.submit(self._write, envelopes)
+        future = self._executor.submit(self._write, envelopes, prepared)
         self.in_flight = InFlightBatch(envelopes, started, future)
 
     def take(self) -> InFlightBatch | None:

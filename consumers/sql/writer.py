@@ -9,35 +9,45 @@ stale-write guard, so re-applying an already applied event changes nothing.
 from __future__ import annotations
 
 import logging
+import operator
 import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
 from consumers.sql.classify import is_retryable
 from consumers.sql.layout import TableLayout
-from consumers.sql.pg_batch import PgCopyUpsert
-from consumers.sql.rows import Row, RowSet, collect_rows
+from consumers.sql.rows import RowSet, collect_rows
 from consumers.sql.schema import SchemaManager
-from consumers.sql.tables import ALL_TABLES, VERSION_COLUMN, ColumnKind
-from consumers.sql.upsert import (
-    MySqlValuesUpsert,
-    NoLiteralError,
-    build_offsets_upsert,
-    build_upsert,
-)
-from consumers.sql.values import TruncationCounter, build_converter
+from consumers.sql.statements import RenderedTable, StatementCache
+from consumers.sql.tables import ALL_TABLES
+from consumers.sql.upsert import build_offsets_upsert
+from consumers.sql.values import TruncationCounter
 from schemas import Event
 
 log = logging.getLogger(__name__)
 
-# PyMySQL's SERVER_STATUS_NO_BACKSLASH_ESCAPES: backslashes are literal, so no inlining.
-_NO_BACKSLASH_ESCAPES = 512
-
 # Logging every cut value would flood the log on a legacy varchar(50) table; log the running
 # totals at most this often instead.
 TRUNCATION_LOG_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class PreparedBatch:
+    """A batch's rows, derived and rendered before the database is touched."""
+
+    events: Sequence[Event]
+    row_set: RowSet
+    tables: list[RenderedTable]
+
+    def matches(self, events: Sequence[Event], layouts: Mapping[str, TableLayout]) -> bool:
+        """Whether this is still the rendering of `events` for the current table layouts."""
+        return (
+            len(self.events) == len(events)
+            and all(map(operator.is_, self.events, events))
+            and all(layouts[t.layout.spec.entity] is t.layout for t in self.tables)
+        )
 
 
 class _TrialRollback(Exception):
@@ -51,136 +61,56 @@ class BatchWriter:
         self._engine = engine
         self._schema = schema
         self._group_id = group_id
-        self._statements: dict[str, tuple[TableLayout, Any]] = {}
-        self._plans: dict[str, list[tuple[str, str, Callable[[Any], Any]]]] = {}
-        # MySQL/MariaDB with PyMySQL: rows inlined as literals, converters in VALUES order.
-        self._inline: dict[str, tuple[MySqlValuesUpsert, list[Callable[[Any], Any]], list[str]]]
-        self._inline = {}
-        self._offsets_stmt = build_offsets_upsert(schema.offsets, engine.dialect)
         self.truncations = TruncationCounter({})
+        self.statements = StatementCache(engine.dialect, self.truncations)
+        self._offsets_stmt = build_offsets_upsert(schema.offsets, engine.dialect)
         self._truncations_logged = 0.0
         self.rows_written = 0
         self.skipped_connections = 0
 
-    def _statement(self, layout: TableLayout) -> Any:
-        cached = self._statements.get(layout.spec.entity)
-        if cached is None or cached[0] is not layout:
-            statement: Any
-            if self._engine.dialect.name == "postgresql":
-                statement = PgCopyUpsert(layout, self._engine.dialect, self.truncations)
-            else:
-                statement = build_upsert(layout, self._engine.dialect)
-            cached = (layout, statement)
-            self._statements[layout.spec.entity] = cached
-            self._plans[layout.spec.entity] = [
-                (
-                    info.key,
-                    info.field,
-                    build_converter(info.kind, info.max_length, info.column, self.truncations),
-                )
-                for info in layout.columns()
-                if info.kind is not ColumnKind.VERSION
-            ]
-            self._inline.pop(layout.spec.entity, None)
-            dialect = self._engine.dialect
-            inline: MySqlValuesUpsert | None = None
-            if dialect.name == "mysql" and dialect.driver == "pymysql":
-                try:
-                    inline = MySqlValuesUpsert(layout, dialect)
-                except ValueError as exc:
-                    log.info("rows of %s go through executemany: %s", layout.name, exc)
-            if inline is not None:
-                by_key = {info.key: info for info in layout.columns()}
-                ordered = [by_key[key] for key in inline.keys]
-                self._inline[layout.spec.entity] = (
-                    inline,
-                    [
-                        build_converter(info.kind, info.max_length, info.column, self.truncations)
-                        for info in ordered
-                    ],
-                    [info.field for info in ordered],
-                )
-        return cached[1]
+    def prepare(self, events: Sequence[Event]) -> PreparedBatch | None:
+        """Derive and render the rows of `events` without touching the database (any thread).
 
-    def _execute_inline(
-        self, conn: sa.Connection, layout: TableLayout, rows: Sequence[Row]
-    ) -> bool:
-        """Upsert `rows` as inlined literals; return False (nothing done) if the server's
-        sql_mode makes backslashes literal."""
-        driver: Any = conn.connection.driver_connection
-        if driver is None:
-            raise sa.exc.InvalidRequestError("no driver connection")
-        if driver.server_status & _NO_BACKSLASH_ESCAPES:
-            return False
-        inline, converters, fields = self._inline[layout.spec.entity]
-        version_index = inline.keys.index(layout.fixed[VERSION_COLUMN].key)
-        plan = list(zip(fields, converters, strict=True))
-        values = []
-        for row in rows:
-            get = row.values.get
-            converted = [convert(get(field)) for field, convert in plan]
-            converted[version_index] = row.version
-            values.append(converted)
-        try:
-            statements = inline.statements(values)
-        except NoLiteralError:
-            # A value only the driver renders (or rejects): same values, the driver's way.
-            conn.execute(
-                self._statement(layout), [dict(zip(inline.keys, v, strict=True)) for v in values]
-            )
-            return True
-        dialect = self._engine.dialect
-        dbapi: Any = dialect.dbapi
-        try:
-            with driver.cursor() as cursor:
-                for statement in statements:
-                    cursor.execute(statement)
-        except dbapi.Error as exc:
-            lost = bool(dialect.is_disconnect(exc, driver, None))
-            if lost:
-                conn.invalidate(exc)
-            # The statement text without the inlined values (no row data in error reports).
-            raise sa.exc.DBAPIError.instance(
-                inline.head + "...", None, exc, dbapi.Error, connection_invalidated=lost
-            ) from exc
-        return True
+        Returns None when the batch brings a new custom field: adding its column is DDL, which
+        `write` does in the writer's turn.
+        """
+        row_set = collect_rows(events)
+        if self._schema.new_custom_fields(row_set):
+            return None
+        return PreparedBatch(events, row_set, self._render(row_set))
 
-    def _params(self, layout: TableLayout, rows: Sequence[Row]) -> list[dict[str, Any]]:
-        """Return one parameter dict per row: every column of the layout (absent -> NULL)."""
-        self._statement(layout)
-        plan = self._plans[layout.spec.entity]
-        version_key = layout.fixed[VERSION_COLUMN].key
-        out = []
-        for row in rows:
-            get = row.values.get
-            params = {key: convert(get(field)) for key, field, convert in plan}
-            params[version_key] = row.version
-            out.append(params)
-        return out
+    def _render(self, row_set: RowSet) -> list[RenderedTable]:
+        layouts = self._schema.layouts
+        return [
+            self.statements.render(layouts[spec.entity], rows)
+            for spec in ALL_TABLES
+            if (rows := row_set.for_table(spec))
+        ]
 
-    def _apply(self, conn: sa.Connection, row_set: RowSet) -> int:
-        written = 0
-        for spec in ALL_TABLES:
-            rows = row_set.for_table(spec)
-            if not rows:
-                continue
-            layout = self._schema.layouts[spec.entity]
-            statement = self._statement(layout)
-            if isinstance(statement, PgCopyUpsert):
-                statement.execute(conn, rows)
-            elif spec.entity in self._inline and self._execute_inline(conn, layout, rows):
-                pass
-            else:
-                conn.execute(statement, self._params(layout, rows))
-            written += len(rows)
-        return written
-
-    def write(self, events: Sequence[Event], next_offsets: Mapping[tuple[str, int], int]) -> int:
-        """Upsert the events' rows and store `next_offsets` in one transaction; return row count."""
+    def _prepare_now(self, events: Sequence[Event]) -> PreparedBatch:
         row_set = collect_rows(events)
         self._schema.ensure_custom_fields(row_set)
+        return PreparedBatch(events, row_set, self._render(row_set))
+
+    def _apply(self, conn: sa.Connection, tables: Sequence[RenderedTable]) -> int:
+        for table in tables:
+            self.statements.execute(conn, table)
+        return sum(len(table.rows) for table in tables)
+
+    def write(
+        self,
+        events: Sequence[Event],
+        next_offsets: Mapping[tuple[str, int], int],
+        prepared: PreparedBatch | None = None,
+    ) -> int:
+        """Upsert the events' rows and store `next_offsets` in one transaction; return row count.
+
+        `prepared` (from `prepare`) is used when it still matches the events and the layouts.
+        """
+        if prepared is None or not prepared.matches(events, self._schema.layouts):
+            prepared = self._prepare_now(events)
         with self._engine.begin() as conn:
-            written = self._apply(conn, row_set)
+            written = self._apply(conn, prepared.tables)
             if next_offsets:
                 conn.execute(
                     self._offsets_stmt,
@@ -190,7 +120,7 @@ class BatchWriter:
                     ],
                 )
         self.rows_written += written
-        self.skipped_connections += row_set.skipped_connections
+        self.skipped_connections += prepared.row_set.skipped_connections
         self._log_truncations()
         return written
 
@@ -200,10 +130,9 @@ class BatchWriter:
         Retryable errors propagate: an outage says nothing about the data.
         """
         try:
-            row_set = collect_rows(events)
-            self._schema.ensure_custom_fields(row_set)
+            prepared = self._prepare_now(events)
             with self._engine.begin() as conn:
-                self._apply(conn, row_set)
+                self._apply(conn, prepared.tables)
                 raise _TrialRollback
         except _TrialRollback:
             return None

@@ -11,9 +11,9 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+from consumers.sql.engine import build_engine
 from consumers.sql.rows import collect_rows
 from consumers.sql.schema import SchemaManager
-from consumers.sql.service import build_engine
 from consumers.sql.settings import SqlSettings
 from consumers.sql.upsert import build_upsert
 from consumers.sql.urls import parse_database_url
@@ -35,7 +35,7 @@ def per_row_baseline(url: str, events: Sequence[ContactSnapshot], sample: int) -
     layout = schema.layouts["contact"]
     statement = build_upsert(layout, engine.dialect)
     rows = collect_rows(subset).for_table(layout.spec)
-    params = writer._params(layout, rows)
+    params = writer.statements.params(layout, rows)
     started = time.monotonic()
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         for one in params:
@@ -62,7 +62,7 @@ def prepared_per_row_baseline(
     schema.ensure_custom_fields(collect_rows(subset[:1]))
     layout = schema.layouts["contact"]
     rows = collect_rows(subset).for_table(layout.spec)
-    params = writer._params(layout, rows)
+    params = writer.statements.params(layout, rows)
     quote = engine.dialect.identifier_preparer.quote
     columns = layout.columns()
     count = len(columns)
@@ -118,7 +118,7 @@ def copy_baseline(url: str, events: Iterable[ContactSnapshot]) -> dict[str, Any]
                 quote = engine.dialect.identifier_preparer.quote
                 names = ", ".join(quote(c.column) for c in columns)
                 copy_sql = f"COPY {quote(layout.name)} ({names}) FROM STDIN"
-            params = writer._params(layout, collect_rows(chunk).for_table(layout.spec))
+            params = writer.statements.params(layout, collect_rows(chunk).for_table(layout.spec))
             started = time.monotonic()
             buffer = io.StringIO()
             for one in params:

@@ -24,7 +24,7 @@ def test_one_batch_in_flight_written_off_the_calling_thread() -> None:
     release = threading.Event()
     seen: list[tuple[str, list[int]]] = []
 
-    def write(batch: list[Envelope]) -> BatchResult:
+    def write(batch: list[Envelope], _prepared: object = None) -> BatchResult:
         release.wait(10)
         seen.append((threading.current_thread().name, [e.offset for e in batch]))
         return BatchResult(len(batch), len(batch), 0)
@@ -45,7 +45,7 @@ def test_one_batch_in_flight_written_off_the_calling_thread() -> None:
 
 
 def test_a_failed_write_comes_back_with_its_batch() -> None:
-    def write(_batch: list[Envelope]) -> BatchResult:
+    def write(_batch: list[Envelope], _prepared: object = None) -> BatchResult:
         raise ConnectionError("database gone")
 
     pipeline = WritePipeline(write)

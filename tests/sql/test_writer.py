@@ -8,8 +8,8 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from consumers.sql.engine import build_engine
 from consumers.sql.schema import SchemaManager
-from consumers.sql.service import build_engine
 from consumers.sql.writer import BatchWriter
 from schemas import CampaignId, ContactId, ContactSnapshot, EventId
 from tests.sql.builders import BASE_VERSION, observed

@@ -1,0 +1,139 @@
+"""Each table layout's write statement, and a batch's rows rendered for it, ready to execute.
+
+Rendering (converting values, COPY text on PostgreSQL, inlined literals on MariaDB/MySQL) needs
+no database, so the consumer loop can render batch N+1 while the writer thread executes batch N
+(`BatchWriter.prepare`). Statements are cached per table until its layout changes (a new custom
+field); a rendered table keeps the statement it was rendered for.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from consumers.sql.layout import ColumnInfo, TableLayout
+from consumers.sql.mysql_batch import MySqlValuesUpsert, NoLiteralError
+from consumers.sql.pg_batch import PgCopyUpsert
+from consumers.sql.rows import Row
+from consumers.sql.tables import VERSION_COLUMN, ColumnKind
+from consumers.sql.upsert import build_upsert
+from consumers.sql.values import TruncationCounter, build_converter
+
+log = logging.getLogger(__name__)
+
+# PyMySQL's SERVER_STATUS_NO_BACKSLASH_ESCAPES: backslashes are literal, so no inlining.
+_NO_BACKSLASH_ESCAPES = 512
+
+
+@dataclass(frozen=True)
+class RenderedTable:
+    """One table's rows of a batch, rendered for the statement of the layout they were built on."""
+
+    layout: TableLayout
+    rows: list[Row]
+    statement: Any
+    copy_text: str | None = None  # PostgreSQL: the rows as COPY text
+    inline: list[str] | None = None  # PyMySQL: the upserts with the rows inlined
+    inline_head: str = ""  # their text up to VALUES, for error reports without row data
+
+
+class StatementCache:
+    """Builds, caches and executes the upsert of each table layout."""
+
+    def __init__(self, dialect: sa.Dialect, truncations: TruncationCounter) -> None:
+        self._dialect = dialect
+        self._truncations = truncations
+        self._statements: dict[str, tuple[TableLayout, Any]] = {}
+        self._plans: dict[str, list[tuple[str, str, Callable[[Any], Any]]]] = {}
+        self._inline: dict[str, MySqlValuesUpsert] = {}
+
+    def statement(self, layout: TableLayout) -> Any:
+        """Return the upsert of `layout` (built once per layout)."""
+        cached = self._statements.get(layout.spec.entity)
+        if cached is not None and cached[0] is layout:
+            return cached[1]
+        entity = layout.spec.entity
+        statement: Any
+        if self._dialect.name == "postgresql":
+            statement = PgCopyUpsert(layout, self._dialect, self._truncations)
+        else:
+            statement = build_upsert(layout, self._dialect)
+        self._plans[entity] = [
+            (info.key, info.field, self._converter(info))
+            for info in layout.columns()
+            if info.kind is not ColumnKind.VERSION
+        ]
+        self._inline.pop(entity, None)
+        if self._dialect.name == "mysql" and self._dialect.driver == "pymysql":
+            try:
+                self._inline[entity] = MySqlValuesUpsert(layout, self._dialect, self._converter)
+            except ValueError as exc:
+                log.info("rows of %s go through executemany: %s", layout.name, exc)
+        self._statements[entity] = (layout, statement)
+        return statement
+
+    def _converter(self, info: ColumnInfo) -> Callable[[Any], Any]:
+        return build_converter(info.kind, info.max_length, info.column, self._truncations)
+
+    def params(self, layout: TableLayout, rows: Sequence[Row]) -> list[dict[str, Any]]:
+        """Return one parameter dict per row: every column of the layout (absent -> NULL)."""
+        self.statement(layout)
+        plan = self._plans[layout.spec.entity]
+        version_key = layout.fixed[VERSION_COLUMN].key
+        out = []
+        for row in rows:
+            get = row.values.get
+            params = {key: convert(get(field)) for key, field, convert in plan}
+            params[version_key] = row.version
+            out.append(params)
+        return out
+
+    def render(self, layout: TableLayout, rows: list[Row]) -> RenderedTable:
+        """Render `rows` for `layout`'s statement (no database needed)."""
+        statement = self.statement(layout)
+        if isinstance(statement, PgCopyUpsert):
+            return RenderedTable(layout, rows, statement, copy_text=statement.format_rows(rows))
+        inline = self._inline.get(layout.spec.entity)
+        if inline is None:
+            return RenderedTable(layout, rows, statement)
+        try:
+            statements = inline.render(rows)
+        except NoLiteralError:
+            # A value only the driver renders (or rejects): executemany, the driver's way.
+            return RenderedTable(layout, rows, statement)
+        head = inline.head + "..."
+        return RenderedTable(layout, rows, statement, inline=statements, inline_head=head)
+
+    def execute(self, conn: sa.Connection, table: RenderedTable) -> None:
+        """Upsert a rendered table inside `conn`'s current transaction."""
+        if isinstance(table.statement, PgCopyUpsert) and table.copy_text is not None:
+            table.statement.execute(conn, table.copy_text)
+        elif table.inline is None or not self._execute_inline(conn, table):
+            conn.execute(table.statement, self.params(table.layout, table.rows))
+
+    def _execute_inline(self, conn: sa.Connection, table: RenderedTable) -> bool:
+        """Run the inlined upserts; return False (nothing done) if the server's sql_mode makes
+        backslashes literal."""
+        driver: Any = conn.connection.driver_connection
+        if driver is None:
+            raise sa.exc.InvalidRequestError("no driver connection")
+        if driver.server_status & _NO_BACKSLASH_ESCAPES:
+            return False
+        dbapi: Any = self._dialect.dbapi
+        try:
+            with driver.cursor() as cursor:
+                for statement in table.inline or ():
+                    cursor.execute(statement)
+        except dbapi.Error as exc:
+            lost = bool(self._dialect.is_disconnect(exc, driver, None))
+            if lost:
+                conn.invalidate(exc)
+            # The statement text without the inlined values (no row data in error reports).
+            raise sa.exc.DBAPIError.instance(
+                table.inline_head, None, exc, dbapi.Error, connection_invalidated=lost
+            ) from exc
+        return True
