@@ -14,14 +14,16 @@ command=${1:-start}
 
 if [[ "$command" == "start" ]]; then
     # Kafka runs on the JVM and the launcher resolves its jars with Maven (no Docker needed).
-    if ! command -v java >/dev/null || ! command -v mvn >/dev/null \
+    # gcc and the Python headers build the two optional C speed-ups (schemas/_avro_record.c,
+    # consumers/sql/_text_cells.c); without them the same code runs in pure Python, slower.
+    if ! command -v java >/dev/null || ! command -v mvn >/dev/null || ! command -v gcc >/dev/null \
             || ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
         SUDO=""
         [[ $(id -u) -eq 0 ]] || SUDO="sudo"
-        echo "==> installing Java, Maven and python3-venv (apt)"
+        echo "==> installing Java, Maven, python3-venv and gcc (apt)"
         $SUDO apt-get update -q
         DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends \
-            openjdk-17-jdk-headless maven python3-venv
+            openjdk-17-jdk-headless maven python3-venv python3-dev gcc
     fi
     if [[ ! -x .venv/bin/python ]]; then
         echo "==> creating .venv"

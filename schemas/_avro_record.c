@@ -17,12 +17,15 @@
 typedef struct {
     const unsigned char *p;
     const unsigned char *end;
+    PyObject *error; /* this module's RecordError (borrowed from the module state) */
 } Cursor;
 
-static PyObject *RecordError;
+typedef struct {
+    PyObject *record_error;
+} ModuleState;
 
-static int fail(const char *reason) {
-    PyErr_SetString(RecordError, reason);
+static int fail(Cursor *c, const char *reason) {
+    PyErr_SetString(c->error, reason);
     return -1;
 }
 
@@ -31,10 +34,10 @@ static int read_long(Cursor *c, long long *out) {
     int shift = 0;
     unsigned char b;
     do {
-        if (c->p >= c->end) return fail("truncated varint");
-        if (shift > 63) return fail("varint too long");
+        if (c->p >= c->end) return fail(c, "truncated varint");
+        if (shift > 63) return fail(c, "varint too long");
         b = *c->p++;
-        if (shift == 63 && (b & 0x7E)) return fail("varint beyond 64 bits");
+        if (shift == 63 && (b & 0x7E)) return fail(c, "varint beyond 64 bits");
         n |= (unsigned long long)(b & 0x7F) << shift;
         shift += 7;
     } while (b & 0x80);
@@ -45,23 +48,23 @@ static int read_long(Cursor *c, long long *out) {
 static PyObject *read_string(Cursor *c) {
     long long n;
     if (read_long(c, &n) < 0) return NULL;
-    if (n < 0) return fail("negative length"), NULL;
-    if (n > c->end - c->p) return fail("string runs past the end"), NULL;
+    if (n < 0) return fail(c, "negative length"), NULL;
+    if (n > c->end - c->p) return fail(c, "string runs past the end"), NULL;
     PyObject *s = PyUnicode_DecodeUTF8((const char *)c->p, (Py_ssize_t)n, "strict");
     c->p += n;
     return s;
 }
 
 static PyObject *read_optional_string(Cursor *c) {
-    if (c->p >= c->end) return fail("truncated union"), NULL;
+    if (c->p >= c->end) return fail(c, "truncated union"), NULL;
     unsigned char branch = *c->p++;
     if (branch == 0) Py_RETURN_NONE;
     if (branch == 2) return read_string(c);
-    return fail("bad union branch"), NULL;
+    return fail(c, "bad union branch"), NULL;
 }
 
 static PyObject *read_value(Cursor *c, PyObject *json_loads) {
-    if (c->p >= c->end) return fail("truncated union"), NULL;
+    if (c->p >= c->end) return fail(c, "truncated union"), NULL;
     unsigned char branch = *c->p++;
     long long n;
     switch (branch) {
@@ -73,16 +76,16 @@ static PyObject *read_value(Cursor *c, PyObject *json_loads) {
         if (read_long(c, &n) < 0) return NULL;
         return PyLong_FromLongLong(n);
     case 6: {
-        if (c->end - c->p < 8) return fail("truncated double"), NULL;
+        if (c->end - c->p < 8) return fail(c, "truncated double"), NULL;
         double d = PyFloat_Unpack8((const char *)c->p, 1);
         if (d == -1.0 && PyErr_Occurred()) return NULL;
         c->p += 8;
         return PyFloat_FromDouble(d);
     }
     case 2: {
-        if (c->p >= c->end) return fail("truncated boolean"), NULL;
+        if (c->p >= c->end) return fail(c, "truncated boolean"), NULL;
         unsigned char flag = *c->p++;
-        if (flag > 1) return fail("bad boolean"), NULL;
+        if (flag > 1) return fail(c, "bad boolean"), NULL;
         return PyBool_FromLong(flag);
     }
     case 10: {
@@ -93,7 +96,7 @@ static PyObject *read_value(Cursor *c, PyObject *json_loads) {
         return value;
     }
     default:
-        return fail("bad union branch"), NULL;
+        return fail(c, "bad union branch"), NULL;
     }
 }
 
@@ -105,6 +108,10 @@ static PyObject *read_map(Cursor *c, PyObject *json_loads) {
         if (read_long(c, &count) < 0) goto error;
         if (count == 0) return out;
         if (count < 0) {
+            if (count == LLONG_MIN) {
+                fail(c, "block count out of range");
+                goto error;
+            }
             count = -count;
             if (read_long(c, &block_size) < 0) goto error;
         }
@@ -140,12 +147,12 @@ static PyObject *read_field(Cursor *c, char kind, PyObject *json_loads) {
     case 'm':
         return read_map(c, json_loads);
     default:
-        PyErr_Format(PyExc_ValueError, "unknown layout letter %c", kind);
+        PyErr_Format(PyExc_ValueError, "unknown layout letter %c", (int)(unsigned char)kind);
         return NULL;
     }
 }
 
-static PyObject *read_record(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs) {
+static PyObject *read_record(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 4) {
         PyErr_SetString(PyExc_TypeError, "read_record(data, pos, layout, json_loads)");
         return NULL;
@@ -158,14 +165,18 @@ static PyObject *read_record(PyObject *Py_UNUSED(module), PyObject *const *args,
     Py_ssize_t pos = PyLong_AsSsize_t(args[1]);
     if (pos == -1 && PyErr_Occurred()) return NULL;
     Py_ssize_t size = PyBytes_GET_SIZE(data);
-    if (pos < 0 || pos > size) return fail("start outside the data"), NULL;
+    PyObject *error = ((ModuleState *)PyModule_GetState(module))->record_error;
+    if (pos < 0 || pos > size) {
+        PyErr_SetString(error, "start outside the data");
+        return NULL;
+    }
     Py_ssize_t nfields;
     const char *layout = PyUnicode_AsUTF8AndSize(args[2], &nfields);
     if (layout == NULL) return NULL;
     PyObject *json_loads = args[3];
 
     const unsigned char *base = (const unsigned char *)PyBytes_AS_STRING(data);
-    Cursor c = {base + pos, base + size};
+    Cursor c = {base + pos, base + size, error};
     PyObject *fields = PyTuple_New(nfields);
     if (fields == NULL) return NULL;
     for (Py_ssize_t i = 0; i < nfields; i++) {
@@ -178,7 +189,7 @@ static PyObject *read_record(PyObject *Py_UNUSED(module), PyObject *const *args,
     }
     if (c.p != c.end) {
         Py_DECREF(fields);
-        return fail("body length mismatch"), NULL;
+        return fail(&c, "body length mismatch"), NULL;
     }
     return fields;
 }
@@ -190,13 +201,25 @@ static PyMethodDef methods[] = {
 };
 
 static int exec_module(PyObject *module) {
-    RecordError = PyErr_NewExceptionWithDoc(
+    ModuleState *state = PyModule_GetState(module);
+    state->record_error = PyErr_NewExceptionWithDoc(
         "schemas._avro_record.RecordError",
         "The bytes are not a record of the given layout.", PyExc_ValueError, NULL);
-    if (RecordError == NULL) return -1;
-    if (PyModule_AddObjectRef(module, "RecordError", RecordError) < 0) return -1;
+    if (state->record_error == NULL) return -1;
+    return PyModule_AddObjectRef(module, "RecordError", state->record_error);
+}
+
+static int traverse(PyObject *module, visitproc visit, void *arg) {
+    Py_VISIT(((ModuleState *)PyModule_GetState(module))->record_error);
     return 0;
 }
+
+static int clear(PyObject *module) {
+    Py_CLEAR(((ModuleState *)PyModule_GetState(module))->record_error);
+    return 0;
+}
+
+static void free_module(void *module) { clear((PyObject *)module); }
 
 static PyModuleDef_Slot slots[] = {
     {Py_mod_exec, exec_module},
@@ -206,7 +229,7 @@ static PyModuleDef_Slot slots[] = {
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT, "schemas._avro_record",
     "Read one flat Avro record body in a single C pass (see fast_decode.py).",
-    0, methods, slots, NULL, NULL, NULL,
+    sizeof(ModuleState), methods, slots, traverse, clear, free_module,
 };
 
 PyMODINIT_FUNC PyInit__avro_record(void) { return PyModuleDef_Init(&module_def); }

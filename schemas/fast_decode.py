@@ -170,6 +170,8 @@ def read_record_py(
     Letters: s string, S ["null", "string"], l long, m attribute map (see `read_attribute_map`).
     JsonText values go through `json_loads`. The pure-Python twin of `schemas._avro_record`.
     """
+    if not 0 <= pos <= len(data):
+        raise FastDecodeError("start outside the data")
     fields: list[Any] = []
     for kind in layout:
         value: Any

@@ -46,6 +46,14 @@ static int mysql_needs_escape(PyObject *text) {
     return 0;
 }
 
+/* Whether `text` is longer than the column's `limit` (an int; negative: no limit). A limit that
+ * is not an int, or too big for a Py_ssize_t, counts as "too long" with the error set. */
+static int too_long(PyObject *text, PyObject *limit) {
+    Py_ssize_t n = PyLong_AsSsize_t(limit);
+    if (n == -1 && PyErr_Occurred()) return 1;
+    return n >= 0 && PyUnicode_GET_LENGTH(text) > n;
+}
+
 /* The cell's text (new reference), Py_None (new reference) for NULL, or NULL with no error set
  * when the row must go the Python way, or NULL with an error set. */
 static PyObject *plain_text(PyObject *values, PyObject *field) {
@@ -113,8 +121,6 @@ static PyObject *mysql_cells(PyObject *Py_UNUSED(module), PyObject *const *args,
     PyObject *pieces = PyList_New(0);
     if (pieces == NULL) return NULL;
     for (Py_ssize_t i = 0; i < count; i++) {
-        Py_ssize_t limit = PyLong_AsSsize_t(PyTuple_GET_ITEM(limits, i));
-        if (limit == -1 && PyErr_Occurred()) goto fallback;
         PyObject *text = plain_text(args[0], PyTuple_GET_ITEM(fields, i));
         if (text == NULL) goto fallback;
         int rc;
@@ -124,10 +130,9 @@ static PyObject *mysql_cells(PyObject *Py_UNUSED(module), PyObject *const *args,
         }
         if (text == Py_None) {
             rc = PyList_Append(pieces, MYSQL_NULL);
-        } else if ((limit >= 0 && PyUnicode_GET_LENGTH(text) > limit) ||
-                   mysql_needs_escape(text)) {
+        } else if (too_long(text, PyTuple_GET_ITEM(limits, i)) || mysql_needs_escape(text)) {
             Py_DECREF(text);
-            goto fallback;
+            goto fallback; /* also when too_long set an error: it is raised there */
         } else {
             rc = PyList_Append(pieces, QUOTE);
             if (rc == 0) rc = PyList_Append(pieces, text);

@@ -63,7 +63,7 @@ def mysql_cells_py(
     cells: list[str] = []
     for field, limit in zip(fields, limits, strict=True):
         value = values.get(field)
-        if value is None or value == "":
+        if value is None or (value.__class__ is str and not value):
             cells.append("NULL")
             continue
         if value.__class__ is int:

@@ -74,6 +74,8 @@ def copy_cells_py(values: dict[str, Any], fields: tuple[str, ...]) -> str | None
     Plain: missing, None or "" (written as \\N), an int, or a str with nothing COPY must escape.
     The pure-Python twin of `consumers.sql._text_cells.copy_cells`.
     """
+    if not fields:
+        return ""
     cells = list(map(values.get, fields))
     if not set(map(type, cells)) <= _PLAIN_TEXT_TYPES:
         return None

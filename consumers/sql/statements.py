@@ -30,15 +30,43 @@ _NO_BACKSLASH_ESCAPES = 512
 
 
 @dataclass(frozen=True)
-class RenderedTable:
-    """One table's rows of a batch, rendered for the statement of the layout they were built on."""
+class LayoutStatements:
+    """Everything built for one table layout: the upsert, the executemany plan, the inliner.
+
+    Immutable and handed around whole, so a rendering and its execution always use the parts
+    of one layout, even while another thread builds those of a newer layout.
+    """
 
     layout: TableLayout
-    rows: list[Row]
     statement: Any
+    plan: list[tuple[str, str, Callable[[Any], Any]]]  # (bind key, field, converter)
+    inline: MySqlValuesUpsert | None
+
+    def params(self, rows: Sequence[Row]) -> list[dict[str, Any]]:
+        """Return one parameter dict per row: every column of the layout (absent -> NULL)."""
+        version_key = self.layout.fixed[VERSION_COLUMN].key
+        out = []
+        for row in rows:
+            get = row.values.get
+            params = {key: convert(get(field)) for key, field, convert in self.plan}
+            params[version_key] = row.version
+            out.append(params)
+        return out
+
+
+@dataclass(frozen=True)
+class RenderedTable:
+    """One table's rows of a batch, rendered for the statements of the layout they were built on."""
+
+    built: LayoutStatements
+    rows: list[Row]
     copy_text: str | None = None  # PostgreSQL: the rows as COPY text
     inline: list[str] | None = None  # PyMySQL: the upserts with the rows inlined
-    inline_head: str = ""  # their text up to VALUES, for error reports without row data
+
+    @property
+    def layout(self) -> TableLayout:
+        """The table layout the rows were rendered for."""
+        return self.built.layout
 
 
 class StatementCache:
@@ -47,73 +75,62 @@ class StatementCache:
     def __init__(self, dialect: sa.Dialect, truncations: TruncationCounter) -> None:
         self._dialect = dialect
         self._truncations = truncations
-        self._statements: dict[str, tuple[TableLayout, Any]] = {}
-        self._plans: dict[str, list[tuple[str, str, Callable[[Any], Any]]]] = {}
-        self._inline: dict[str, MySqlValuesUpsert] = {}
+        self._built: dict[str, LayoutStatements] = {}
 
-    def statement(self, layout: TableLayout) -> Any:
-        """Return the upsert of `layout` (built once per layout)."""
-        cached = self._statements.get(layout.spec.entity)
-        if cached is not None and cached[0] is layout:
-            return cached[1]
-        entity = layout.spec.entity
+    def for_layout(self, layout: TableLayout) -> LayoutStatements:
+        """Return the statements of `layout` (built once per layout, any thread)."""
+        cached = self._built.get(layout.spec.entity)
+        if cached is not None and cached.layout is layout:
+            return cached
         statement: Any
         if self._dialect.name == "postgresql":
             statement = PgCopyUpsert(layout, self._dialect, self._truncations)
         else:
             statement = build_upsert(layout, self._dialect)
-        self._plans[entity] = [
+        plan = [
             (info.key, info.field, self._converter(info))
             for info in layout.columns()
             if info.kind is not ColumnKind.VERSION
         ]
-        self._inline.pop(entity, None)
+        inline = None
         if self._dialect.name == "mysql" and self._dialect.driver == "pymysql":
             try:
-                self._inline[entity] = MySqlValuesUpsert(layout, self._dialect, self._converter)
+                inline = MySqlValuesUpsert(layout, self._dialect, self._converter)
             except ValueError as exc:
                 log.info("rows of %s go through executemany: %s", layout.name, exc)
-        self._statements[entity] = (layout, statement)
-        return statement
+        built = LayoutStatements(layout, statement, plan, inline)
+        self._built[layout.spec.entity] = built
+        return built
 
     def _converter(self, info: ColumnInfo) -> Callable[[Any], Any]:
         return build_converter(info.kind, info.max_length, info.column, self._truncations)
 
     def params(self, layout: TableLayout, rows: Sequence[Row]) -> list[dict[str, Any]]:
-        """Return one parameter dict per row: every column of the layout (absent -> NULL)."""
-        self.statement(layout)
-        plan = self._plans[layout.spec.entity]
-        version_key = layout.fixed[VERSION_COLUMN].key
-        out = []
-        for row in rows:
-            get = row.values.get
-            params = {key: convert(get(field)) for key, field, convert in plan}
-            params[version_key] = row.version
-            out.append(params)
-        return out
+        """Return one parameter dict per row for `layout`'s statement (absent -> NULL)."""
+        return self.for_layout(layout).params(rows)
 
     def render(self, layout: TableLayout, rows: list[Row]) -> RenderedTable:
         """Render `rows` for `layout`'s statement (no database needed)."""
-        statement = self.statement(layout)
+        built = self.for_layout(layout)
+        statement = built.statement
         if isinstance(statement, PgCopyUpsert):
-            return RenderedTable(layout, rows, statement, copy_text=statement.format_rows(rows))
-        inline = self._inline.get(layout.spec.entity)
-        if inline is None:
-            return RenderedTable(layout, rows, statement)
+            return RenderedTable(built, rows, copy_text=statement.format_rows(rows))
+        if built.inline is None:
+            return RenderedTable(built, rows)
         try:
-            statements = inline.render(rows)
+            statements = built.inline.render(rows)
         except NoLiteralError:
             # A value only the driver renders (or rejects): executemany, the driver's way.
-            return RenderedTable(layout, rows, statement)
-        head = inline.head + "..."
-        return RenderedTable(layout, rows, statement, inline=statements, inline_head=head)
+            return RenderedTable(built, rows)
+        return RenderedTable(built, rows, inline=statements)
 
     def execute(self, conn: sa.Connection, table: RenderedTable) -> None:
         """Upsert a rendered table inside `conn`'s current transaction."""
-        if isinstance(table.statement, PgCopyUpsert) and table.copy_text is not None:
-            table.statement.execute(conn, table.copy_text)
+        statement = table.built.statement
+        if isinstance(statement, PgCopyUpsert) and table.copy_text is not None:
+            statement.execute(conn, table.copy_text)
         elif table.inline is None or not self._execute_inline(conn, table):
-            conn.execute(table.statement, self.params(table.layout, table.rows))
+            conn.execute(statement, table.built.params(table.rows))
 
     def _execute_inline(self, conn: sa.Connection, table: RenderedTable) -> bool:
         """Run the inlined upserts; return False (nothing done) if the server's sql_mode makes
@@ -132,8 +149,9 @@ class StatementCache:
             lost = bool(self._dialect.is_disconnect(exc, driver, None))
             if lost:
                 conn.invalidate(exc)
-            # The statement text without the inlined values (no row data in error reports).
+            # The statement text up to VALUES: no row data in error reports.
+            head = table.built.inline.head + "..." if table.built.inline else "INSERT ..."
             raise sa.exc.DBAPIError.instance(
-                table.inline_head, None, exc, dbapi.Error, connection_invalidated=lost
+                head, None, exc, dbapi.Error, connection_invalidated=lost
             ) from exc
         return True
