@@ -63,7 +63,6 @@ class BatchRuntime:
         lag_interval: float = LAG_REFRESH_SECONDS,
     ) -> None:
         self._consumer = consumer
-        self._lag_interval = lag_interval
         self._group = group
         self._spec = spec
         self._dlq = dead_letters
@@ -72,8 +71,7 @@ class BatchRuntime:
         self._assigned: set[TP] = set()
         self._carry: list[Any] = []
         self._paused = False
-        self._lag = LagTracker(spec.name, metrics, self._clock)
-        self._next_lag = 0.0
+        self._lag = LagTracker(spec.name, metrics, self._clock, lag_interval)
         self._dead_in_batch = 0
         self.handled = 0
         self.dead_lettered = 0
@@ -132,10 +130,7 @@ class BatchRuntime:
         log.info("revoked %s", sorted(gone))
 
     def _maybe_refresh_lag(self) -> None:
-        if self._clock.monotonic() >= self._next_lag:
-            paused = self._assigned if self._paused else set()
-            self._lag.refresh(self._consumer, self._assigned, paused)
-            self._next_lag = self._clock.monotonic() + self._lag_interval
+        self._lag.maybe_refresh(self._consumer, self._assigned, self._paused)
 
     # --- polling --------------------------------------------------------------------------------
 

@@ -53,10 +53,14 @@ def read_watermarks(
 class LagTracker:
     """Remembers committed offsets and message times per partition; publishes lag on refresh."""
 
-    def __init__(self, group: str, sink: LagSink | None, clock: Clock) -> None:
+    def __init__(
+        self, group: str, sink: LagSink | None, clock: Clock, interval: float = 0.0
+    ) -> None:
         self._group = group
         self._sink = sink
         self._clock = clock
+        self._interval = interval
+        self._next_refresh = 0.0
         self.committed: dict[TP, int] = {}
         self._pending_ts: dict[TP, int] = {}
         self._last_ts: dict[TP, int] = {}
@@ -86,6 +90,19 @@ class LagTracker:
             store.pop(tp, None)
         if self._sink is not None:
             self._sink.forget_partition(self._group, tp[0], tp[1])
+
+    def refresh_soon(self) -> None:
+        """Make the next `maybe_refresh` publish (e.g. partitions were just assigned)."""
+        self._next_refresh = 0.0
+
+    def maybe_refresh(self, consumer: Any, assigned: Collection[TP], paused: bool) -> None:
+        """`refresh` once `interval` seconds passed since the last one; while the consumer is
+        `paused` (an outage) the broker is asked for every assigned partition's end offset."""
+        if self._sink is None or self._clock.monotonic() < self._next_refresh:
+            return
+        tps = set(assigned)
+        self.refresh(consumer, tps, tps if paused else ())
+        self._next_refresh = self._clock.monotonic() + self._interval
 
     def refresh(self, consumer: Any, assigned: set[TP], paused: Collection[TP] = ()) -> None:
         """Publish the lag of the assigned partitions (`read_watermarks`: the broker is asked

@@ -44,10 +44,8 @@ class SqlObserver:
         self._group = group
         self._metrics = metrics
         self._probe = probe
-        self._lag_interval = lag_interval
         self._clock = clock or SystemClock()
-        self._lag = LagTracker(group, metrics, self._clock)
-        self._next_lag = 0.0
+        self._lag = LagTracker(group, metrics, self._clock, lag_interval)
         self._assigned: set[TP] = set()
         self._outage = False
         self._paused = False
@@ -119,7 +117,7 @@ class SqlObserver:
             self._lag.forget(tp)
             if stored.get(partition, -1) >= 0:
                 self._lag.committed[tp] = stored[partition]
-        self._next_lag = 0.0
+        self._lag.refresh_soon()
 
     def revoked(self, topic: str, partitions: Iterable[int]) -> None:
         """Partitions were revoked or lost."""
@@ -129,11 +127,7 @@ class SqlObserver:
 
     def maybe_refresh_lag(self, consumer: Any) -> None:
         """Publish lag per partition when the refresh interval has passed."""
-        if self._metrics is None or self._clock.monotonic() < self._next_lag:
-            return
-        assigned = set(self._assigned)
-        self._lag.refresh(consumer, assigned, assigned if self._paused else ())
-        self._next_lag = self._clock.monotonic() + self._lag_interval
+        self._lag.maybe_refresh(consumer, self._assigned, self._paused)
 
     # --- readiness ------------------------------------------------------------------------------
 

@@ -43,9 +43,7 @@ class RelayObserver:
         self._metrics = metrics
         self._clock = clock or SystemClock()
         self._paused = False
-        self._lag = LagTracker(group, metrics, self._clock)
-        self._lag_interval = lag_interval
-        self._next_lag = 0.0
+        self._lag = LagTracker(group, metrics, self._clock, lag_interval)
         self._assigned: set[TP] = set()
         # Kafka timestamp and intake time of every tracked, not yet committed message.
         self._inflight: dict[TP, dict[int, tuple[int, float]]] = {}
@@ -125,7 +123,7 @@ class RelayObserver:
         for partition in partitions:
             self._assigned.add((topic, partition))
             self._forget((topic, partition))
-        self._next_lag = 0.0
+        self._lag.refresh_soon()
 
     def revoked(self, topic: str, partitions: set[int]) -> None:
         """Partitions were revoked or lost."""
@@ -159,8 +157,4 @@ class RelayObserver:
 
     def maybe_refresh_lag(self, consumer: Any) -> None:
         """Publish lag per partition when the refresh interval has passed."""
-        if self._metrics is None or self._clock.monotonic() < self._next_lag:
-            return
-        assigned = set(self._assigned)
-        self._lag.refresh(consumer, assigned, assigned if self._paused else ())
-        self._next_lag = self._clock.monotonic() + self._lag_interval
+        self._lag.maybe_refresh(consumer, self._assigned, self._paused)

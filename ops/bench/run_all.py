@@ -36,7 +36,7 @@ HARNESSES: dict[str, tuple[str, tuple[str, ...], float]] = {
                  ("--contacts", "5000", "--inbound-calls", "500", "--latency-ms", "50",
                   "--in-flight", "1,8"), 600),
     "sql": ("ops.bench.sql_bench", ("--events", "1000000", "--per-row-sample", "2000",
-                                    "--instances", "2"), 2400),
+                                    "--instances", "2", "--repeat", "3"), 3600),
     "webhook": ("ops.bench.webhook_bench", (), 600),
     "latency": ("ops.bench.latency_bench", ("--seconds", "90", "--rate", "2", "--interval", "5s"),
                 600),
