@@ -23,7 +23,7 @@ from confluent_kafka import KafkaException, TopicPartition
 from consumers.runtime.clock import Clock, SystemClock
 from consumers.runtime.consumer_seam import KafkaConsumerLike, is_rebalance_error, usable_messages
 from consumers.runtime.dead_letter import DeadLetter, DeadLetterLimit, DeadLetterPublisher, iso_now
-from consumers.runtime.envelope import Envelope, open_envelope
+from consumers.runtime.envelope import Envelope, open_message
 from consumers.runtime.group import ConsumerGroup, GroupSpec, TypedEnvelope
 from consumers.runtime.lag_tracker import TP, LagTracker
 from consumers.runtime.observer import RuntimeObserver
@@ -165,17 +165,7 @@ class BatchRuntime:
         started = self._clock.monotonic()
         self._dead_in_batch = 0
         envelopes = [
-            open_envelope(
-                m.topic(),
-                m.partition(),
-                m.offset(),
-                m.key(),
-                m.value(),
-                m.timestamp()[1],
-                m.headers(),
-            )
-            for m in messages
-            if (m.topic(), m.partition()) in self._assigned
+            open_message(m) for m in messages if (m.topic(), m.partition()) in self._assigned
         ]
         for env in envelopes:
             self._lag.note_received((env.topic, env.partition), env.timestamp_ms)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from schemas import DecodeError, Event, decode_event
 
@@ -48,3 +48,16 @@ def open_envelope(
     except DecodeError as exc:
         return Envelope(topic, partition, offset, key, value, timestamp_ms, hdrs, None, str(exc))
     return Envelope(topic, partition, offset, key, value, timestamp_ms, hdrs, event, None)
+
+
+def open_message(message: Any) -> Envelope:
+    """Decode a consumed confluent-kafka message (one without an error) into an Envelope."""
+    return open_envelope(
+        message.topic(),
+        message.partition(),
+        message.offset(),
+        message.key(),
+        message.value(),
+        message.timestamp()[1],
+        message.headers(),
+    )

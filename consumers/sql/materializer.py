@@ -23,8 +23,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from consumers.runtime.consumer_seam import SeekingConsumerLike
-from consumers.runtime.envelope import Envelope, open_envelope
+from consumers.runtime.consumer_seam import SeekingConsumerLike, usable_messages
+from consumers.runtime.envelope import Envelope, open_message
 from consumers.runtime.outcomes import RetryableError
 from consumers.sql.classify import describe_error, is_retryable
 from consumers.sql.observer import SqlObserver
@@ -132,30 +132,11 @@ class SqlMaterializer:
             self._pipeline.close()
 
     def _next_batch(self) -> list[Envelope]:
-        messages = self._consumer.consume(self._batch_size, self._batch_wait)
+        """Poll one batch; a fatal client error raises, transient ones are logged and skipped."""
+        messages = usable_messages(self._consumer.consume(self._batch_size, self._batch_wait))
         self._observer.polled()
-        envelopes = []
-        for msg in messages:
-            error = msg.error()
-            if error is not None:
-                if error.fatal():
-                    raise RuntimeError(f"fatal Kafka error: {error}")
-                log.warning("Kafka: %s", error)
-                continue
-            if msg.partition() not in self._assigned:
-                continue
-            timestamp = msg.timestamp()[1]
-            envelopes.append(
-                open_envelope(
-                    msg.topic(),
-                    msg.partition(),
-                    msg.offset(),
-                    msg.key(),
-                    msg.value(),
-                    timestamp,
-                    msg.headers(),
-                )
-            )
+        assigned = self._assigned
+        envelopes = [open_message(m) for m in messages if m.partition() in assigned]
         self._observer.received(envelopes)
         return envelopes
 

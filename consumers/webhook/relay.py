@@ -28,7 +28,7 @@ from typing import Any
 from confluent_kafka import KafkaError, TopicPartition
 
 from consumers.runtime.dead_letter import DeadLetterLimit, DeadLetterPublisher
-from consumers.runtime.envelope import open_envelope
+from consumers.runtime.envelope import open_message
 from consumers.webhook.attempts import AttemptPool
 from consumers.webhook.backoff import RetryPolicy
 from consumers.webhook.breaker import CircuitBreaker, ProbeSchedule
@@ -155,15 +155,7 @@ class WebhookRelay:
         partition, offset = message.partition(), message.offset()
         if not self._gate.ledger.track(partition, offset):
             return
-        envelope = open_envelope(
-            message.topic(),
-            partition,
-            offset,
-            message.key(),
-            message.value(),
-            message.timestamp()[1],
-            message.headers(),
-        )
+        envelope = open_message(message)
         self._observer.ingested(envelope)
         size = payload_size(envelope)
         self._intake.note_size(size)
