@@ -14,15 +14,30 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+/* Attribute names repeat from event to event (a campaign has a few dozen fields): a small
+ * direct-mapped cache of decoded names by their UTF-8 bytes hands out the same str objects, so
+ * a name is decoded and hashed once, not once per event (dict inserts and later lookups by the
+ * same object also skip comparing characters). Names longer than KEY_MAX bytes are not cached. */
+#define KEY_SLOTS 4096
+#define KEY_MAX 64
+
+typedef struct {
+    PyObject *name; /* NULL: empty slot */
+    Py_ssize_t size;
+    unsigned char raw[KEY_MAX];
+} KeySlot;
+
+typedef struct {
+    PyObject *record_error;
+    KeySlot keys[KEY_SLOTS];
+} ModuleState;
+
 typedef struct {
     const unsigned char *p;
     const unsigned char *end;
     PyObject *error; /* this module's RecordError (borrowed from the module state) */
+    ModuleState *state;
 } Cursor;
-
-typedef struct {
-    PyObject *record_error;
-} ModuleState;
 
 static int fail(Cursor *c, const char *reason) {
     PyErr_SetString(c->error, reason);
@@ -53,6 +68,34 @@ static PyObject *read_string(Cursor *c) {
     PyObject *s = PyUnicode_DecodeUTF8((const char *)c->p, (Py_ssize_t)n, "strict");
     c->p += n;
     return s;
+}
+
+/* A map key: like read_string, through the module's name cache. */
+static PyObject *read_key(Cursor *c) {
+    long long n;
+    if (read_long(c, &n) < 0) return NULL;
+    if (n < 0) return fail(c, "negative length"), NULL;
+    if (n > c->end - c->p) return fail(c, "string runs past the end"), NULL;
+    const unsigned char *raw = c->p;
+    if (n > KEY_MAX) {
+        c->p += n;
+        return PyUnicode_DecodeUTF8((const char *)raw, (Py_ssize_t)n, "strict");
+    }
+    unsigned int hash = 2166136261u; /* FNV-1a */
+    for (long long i = 0; i < n; i++) hash = (hash ^ raw[i]) * 16777619u;
+    hash ^= hash >> 16; /* the slot index takes low bits: fold the better-mixed high ones in */
+    KeySlot *slot = &c->state->keys[hash & (KEY_SLOTS - 1)];
+    if (slot->name != NULL && slot->size == n && memcmp(slot->raw, raw, (size_t)n) == 0) {
+        c->p += n;
+        return Py_NewRef(slot->name);
+    }
+    PyObject *name = PyUnicode_DecodeUTF8((const char *)raw, (Py_ssize_t)n, "strict");
+    if (name == NULL) return NULL;
+    c->p += n;
+    Py_XSETREF(slot->name, Py_NewRef(name));
+    slot->size = (Py_ssize_t)n;
+    memcpy(slot->raw, raw, (size_t)n);
+    return name;
 }
 
 static PyObject *read_optional_string(Cursor *c) {
@@ -116,7 +159,7 @@ static PyObject *read_map(Cursor *c, PyObject *json_loads) {
             if (read_long(c, &block_size) < 0) goto error;
         }
         for (long long i = 0; i < count; i++) {
-            PyObject *key = read_string(c);
+            PyObject *key = read_key(c);
             if (key == NULL) goto error;
             PyObject *value = read_value(c, json_loads);
             if (value == NULL) {
@@ -165,7 +208,8 @@ static PyObject *read_record(PyObject *module, PyObject *const *args, Py_ssize_t
     Py_ssize_t pos = PyLong_AsSsize_t(args[1]);
     if (pos == -1 && PyErr_Occurred()) return NULL;
     Py_ssize_t size = PyBytes_GET_SIZE(data);
-    PyObject *error = ((ModuleState *)PyModule_GetState(module))->record_error;
+    ModuleState *state = PyModule_GetState(module);
+    PyObject *error = state->record_error;
     if (pos < 0 || pos > size) {
         PyErr_SetString(error, "start outside the data");
         return NULL;
@@ -176,7 +220,7 @@ static PyObject *read_record(PyObject *module, PyObject *const *args, Py_ssize_t
     PyObject *json_loads = args[3];
 
     const unsigned char *base = (const unsigned char *)PyBytes_AS_STRING(data);
-    Cursor c = {base + pos, base + size, error};
+    Cursor c = {base + pos, base + size, error, state};
     PyObject *fields = PyTuple_New(nfields);
     if (fields == NULL) return NULL;
     for (Py_ssize_t i = 0; i < nfields; i++) {
@@ -210,12 +254,17 @@ static int exec_module(PyObject *module) {
 }
 
 static int traverse(PyObject *module, visitproc visit, void *arg) {
-    Py_VISIT(((ModuleState *)PyModule_GetState(module))->record_error);
+    ModuleState *state = PyModule_GetState(module);
+    if (state == NULL) return 0;
+    Py_VISIT(state->record_error);
     return 0;
 }
 
 static int clear(PyObject *module) {
-    Py_CLEAR(((ModuleState *)PyModule_GetState(module))->record_error);
+    ModuleState *state = PyModule_GetState(module);
+    if (state == NULL) return 0;
+    Py_CLEAR(state->record_error);
+    for (int i = 0; i < KEY_SLOTS; i++) Py_CLEAR(state->keys[i].name);
     return 0;
 }
 
