@@ -25,6 +25,10 @@ def build_engine(settings: SqlSettings) -> sa.Engine:
     """Return the SQLAlchemy engine for the target database (no connection is opened)."""
     backend = settings.url.get_backend_name()
     kwargs: dict[str, Any] = {} if backend == "sqlite" else {"pool_size": 2, "max_overflow": 2}
+    if backend == "postgresql":
+        # COPY text is sent as UTF-8 bytes; the server converts it to the database's encoding
+        # (a LATIN1 database gets 'é', not 'Ã©'; a character it cannot store is an error).
+        kwargs["connect_args"] = {"client_encoding": "utf8"}
     if backend == "mssql":
         kwargs["fast_executemany"] = True
     engine = sa.create_engine(settings.url, **kwargs)

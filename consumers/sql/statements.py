@@ -117,9 +117,11 @@ class StatementCache:
             return RenderedTable(built, rows, copy_text=statement.format_rows(rows))
         if built.inline is None:
             return RenderedTable(built, rows)
+        noted = dict(self._truncations.pending())
         try:
             statements = built.inline.render(rows)
         except NoLiteralError:
+            self._truncations.restore(noted)  # executemany converts (and counts) these rows
             # A value only the driver renders (or rejects): executemany, the driver's way.
             return RenderedTable(built, rows)
         return RenderedTable(built, rows, inline=statements)
@@ -130,7 +132,11 @@ class StatementCache:
         if isinstance(statement, PgCopyUpsert) and table.copy_text is not None:
             statement.execute(conn, table.copy_text)
         elif table.inline is None or not self._execute_inline(conn, table):
-            conn.execute(statement, table.built.params(table.rows))
+            noted = dict(self._truncations.pending())
+            params = table.built.params(table.rows)
+            if table.inline is not None:  # rendering inline already noted these rows' cuts
+                self._truncations.restore(noted)
+            conn.execute(statement, params)
 
     def _execute_inline(self, conn: sa.Connection, table: RenderedTable) -> bool:
         """Run the inlined upserts; return False (nothing done) if the server's sql_mode makes

@@ -12,8 +12,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -25,13 +26,44 @@ _FALSE = frozenset({"false", "0", "f", "no"})
 
 @dataclass
 class TruncationCounter:
-    """Counts values cut to a column's length, per column."""
+    """Counts values cut to a column's length, per column, once the rows are committed.
+
+    Rows are rendered (values converted and cut) on the consumer loop's thread or the writer's,
+    sometimes more than once: a batch re-rendered for a new layout, a bisection trial, a
+    fallback path. So a cut is first noted for the rendering thread (`record`); the writer
+    takes a rendering's cuts (`take`) and adds them to `counts` only after its commit
+    (`commit`). A rendering thrown away is never counted.
+    """
 
     counts: dict[str, int]
+    _local: threading.local = field(default_factory=threading.local, repr=False, compare=False)
+
+    def pending(self) -> dict[str, int]:
+        """Return this thread's cuts not yet taken (a live dict)."""
+        pending: dict[str, int] | None = getattr(self._local, "pending", None)
+        if pending is None:
+            pending = self._local.pending = {}
+        return pending
 
     def record(self, column: str) -> None:
-        """Count one truncated value of `column`."""
-        self.counts[column] = self.counts.get(column, 0) + 1
+        """Note one value of `column` cut by this thread's rendering."""
+        pending = self.pending()
+        pending[column] = pending.get(column, 0) + 1
+
+    def take(self) -> dict[str, int]:
+        """Return this thread's noted cuts and forget them."""
+        pending = self.pending()
+        self._local.pending = {}
+        return pending
+
+    def restore(self, pending: Mapping[str, int]) -> None:
+        """Reset this thread's noted cuts to an earlier `dict(pending())` (a discarded attempt)."""
+        self._local.pending = dict(pending)
+
+    def commit(self, cuts: Mapping[str, int]) -> None:
+        """Count the cuts of committed rows."""
+        for column, count in cuts.items():
+            self.counts[column] = self.counts.get(column, 0) + count
 
 
 def to_text(value: Any) -> str | None:

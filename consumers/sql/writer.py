@@ -40,6 +40,7 @@ class PreparedBatch:
     events: Sequence[Event]
     row_set: RowSet
     tables: list[RenderedTable]
+    cuts: dict[str, int]  # values cut to their column while rendering, counted on commit
 
     def matches(self, events: Sequence[Event], layouts: Mapping[str, TableLayout]) -> bool:
         """Whether this is still the rendering of `events` for the current table layouts."""
@@ -77,7 +78,12 @@ class BatchWriter:
         row_set = collect_rows(events)
         if self._schema.new_custom_fields(row_set):
             return None
-        return PreparedBatch(events, row_set, self._render(row_set))
+        return self._rendered(events, row_set)
+
+    def _rendered(self, events: Sequence[Event], row_set: RowSet) -> PreparedBatch:
+        self.truncations.take()  # this thread's cuts of an earlier, discarded rendering
+        tables = self._render(row_set)
+        return PreparedBatch(events, row_set, tables, self.truncations.take())
 
     def _render(self, row_set: RowSet) -> list[RenderedTable]:
         layouts = self._schema.layouts
@@ -90,7 +96,7 @@ class BatchWriter:
     def _prepare_now(self, events: Sequence[Event]) -> PreparedBatch:
         row_set = collect_rows(events)
         self._schema.ensure_custom_fields(row_set)
-        return PreparedBatch(events, row_set, self._render(row_set))
+        return self._rendered(events, row_set)
 
     def _apply(self, conn: sa.Connection, tables: Sequence[RenderedTable]) -> int:
         for table in tables:
@@ -109,6 +115,7 @@ class BatchWriter:
         """
         if prepared is None or not prepared.matches(events, self._schema.layouts):
             prepared = self._prepare_now(events)
+        self.truncations.take()  # cuts of discarded renderings on this thread (trials, ...)
         with self._engine.begin() as conn:
             written = self._apply(conn, prepared.tables)
             if next_offsets:
@@ -119,6 +126,8 @@ class BatchWriter:
                         for (t, p), o in sorted(next_offsets.items())
                     ],
                 )
+        self.truncations.commit(prepared.cuts)
+        self.truncations.commit(self.truncations.take())  # executemany paths convert here
         self.rows_written += written
         self.skipped_connections += prepared.row_set.skipped_connections
         self._log_truncations()

@@ -175,7 +175,39 @@ def test_legacy_table_keeps_its_types_and_counts_truncation(mariadb_db_url: str)
     assert rows["L1"]["$status"] == "s" * 50
     assert rows["L1"]["firstname"] == "Anna"
     assert writer.truncations.counts == {"$status": 1}
+    # Cuts count once, when their rows commit: not for a rendering thrown away.
+    long = snapshot("L2", BASE_VERSION, **{"$status": "t" * 60})
+    assert writer.prepare([long]) is not None  # rendered ahead, then not used
+    writer.write([long], {}, writer.prepare([long]))
+    writer.write([long], {}, writer.prepare([snapshot("L3", BASE_VERSION)]))  # re-rendered
+    assert writer.truncations.counts == {"$status": 3}
     # A row written by dbsync2 v1.15 (NULL version) is updated by any event.
     writer.write([snapshot("L0", BASE_VERSION, firstname="new")], {})
     assert read_table(engine, "", "contacts")["L0"]["firstname"] == "new"
     engine.dispose()
+
+
+def test_latin1_postgres_database_stores_text_unchanged(postgres_url: str) -> None:
+    """COPY text is sent as UTF-8 and converted by the server, whatever the database encoding."""
+    database = f"t_latin1_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(
+            sa.text(
+                f"CREATE DATABASE {database} ENCODING 'LATIN1' TEMPLATE template0 "
+                "LC_COLLATE 'C' LC_CTYPE 'C'"
+            )
+        )
+    url = sa.make_url(postgres_url).set(database=database).render_as_string(hide_password=False)
+    engine = build_engine(settings_for(url, "C", "unused:9092", "g"))
+    try:
+        schema = SchemaManager(engine, "")
+        schema.ensure_base()
+        writer = BatchWriter(engine, schema, "g")
+        writer.write([snapshot("E1", BASE_VERSION, city="Müller café ÄÖÜß")], {})
+        assert read_table(engine, "", "contacts")["E1"]["city"] == "Müller café ÄÖÜß"
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {database}"))
+        admin.dispose()
