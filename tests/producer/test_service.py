@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -50,6 +51,20 @@ def published(bootstrap: str, topic: str) -> int:
         return 0
 
 
+def settled_published(bootstrap: str, topic: str, quiet_seconds: float = 1.0) -> int:
+    """Return the topic's message count once it has not changed for `quiet_seconds`."""
+    seen = {"count": published(bootstrap, topic), "since": time.monotonic()}
+
+    def settled() -> bool:
+        count = published(bootstrap, topic)
+        if count != seen["count"]:
+            seen.update(count=count, since=time.monotonic())
+        return time.monotonic() - seen["since"] >= quiet_seconds
+
+    wait_for(settled, 30, 0.1, "the topic kept growing after the producer was killed")
+    return int(seen["count"])
+
+
 def test_sigkill_mid_cycle_then_restart_covers_the_truth_with_stable_event_ids(
     start_sim: Callable[..., SimHandle], kafka_bootstrap: str, tmp_path: Path
 ) -> None:
@@ -67,7 +82,9 @@ def test_sigkill_mid_cycle_then_restart_covers_the_truth_with_stable_event_ids(
     finally:
         first.kill()
         first.communicate()
-    killed_at = published(kafka_bootstrap, topic)
+    # Requests the killed process had already sent still land after it died: count once the
+    # end offsets have stopped moving (unchanged for a second).
+    killed_at = settled_published(kafka_bootstrap, topic)
 
     second = start_producer(sim, kafka_bootstrap, tmp_path, *args)
     _, err = second.communicate(timeout=120)
