@@ -30,6 +30,7 @@ from schemas.events import (
     InboundCallEvent,
     JsonValue,
 )
+from schemas.native import compiled_or
 
 
 class FastDecodeError(Exception):
@@ -192,13 +193,7 @@ def read_record_py(
 
 
 ReadRecord = Callable[[bytes, int, str, Callable[[str], Any]], tuple[Any, ...]]
-read_record: ReadRecord = read_record_py
-try:
-    from schemas._avro_record import read_record as _compiled_read_record
-except ImportError:  # built without a C compiler: the pure-Python reader does the same job
-    pass
-else:
-    read_record = _compiled_read_record
+read_record: ReadRecord = compiled_or("schemas._avro_record", "read_record", read_record_py)
 COMPILED = read_record is not read_record_py
 
 

@@ -21,6 +21,7 @@ from consumers.sql.rows import Row
 from consumers.sql.tables import VERSION_COLUMN, ColumnKind
 from consumers.sql.upsert import on_duplicate_key
 from consumers.sql.values import to_number
+from schemas.native import compiled_or
 
 # MySQL string literal escapes (MySQL manual, "String Literals"): what the driver escapes too.
 _MYSQL_ESCAPES = str.maketrans(
@@ -77,13 +78,7 @@ def mysql_cells_py(
 
 
 MySqlCells = Callable[[dict[str, Any], tuple[str, ...], tuple[int, ...]], "str | None"]
-mysql_cells: MySqlCells = mysql_cells_py
-try:
-    from consumers.sql._text_cells import mysql_cells as _compiled_mysql_cells
-except ImportError:  # built without a C compiler: the pure-Python twin does the same job
-    pass
-else:
-    mysql_cells = _compiled_mysql_cells
+mysql_cells: MySqlCells = compiled_or("consumers.sql._text_cells", "mysql_cells", mysql_cells_py)
 
 
 def number_literal(value: Any) -> str:

@@ -22,6 +22,7 @@ from consumers.sql.layout import TableLayout
 from consumers.sql.rows import Row
 from consumers.sql.tables import VERSION_COLUMN, ColumnKind
 from consumers.sql.values import TruncationCounter, build_converter, to_number, to_text
+from schemas.native import compiled_or
 
 # COPY text format escapes (PostgreSQL docs, "COPY ... Text Format").
 # Value types whose text form needs no conversion beyond str() (bool is not int here).
@@ -97,13 +98,7 @@ def copy_cells_py(values: dict[str, Any], fields: tuple[str, ...]) -> str | None
 
 
 CopyCells = Callable[[dict[str, Any], tuple[str, ...]], "str | None"]
-copy_cells: CopyCells = copy_cells_py
-try:
-    from consumers.sql._text_cells import copy_cells as _compiled_copy_cells
-except ImportError:  # built without a C compiler: the pure-Python twin does the same job
-    pass
-else:
-    copy_cells = _compiled_copy_cells
+copy_cells: CopyCells = compiled_or("consumers.sql._text_cells", "copy_cells", copy_cells_py)
 COMPILED = copy_cells is not copy_cells_py
 
 
