@@ -1,11 +1,12 @@
-"""Write one batch in a background thread while the consumer loop decodes the next one.
+"""Write one batch in a background thread while the consumer loop prepares the next one.
 
-The database write of a batch (row derivation, COPY or multi-row upsert, commit) waits on the
-database for a good part of its time; the consumer loop meanwhile polls and decodes the next
-batch. At most one batch is in flight, so batches still commit strictly in order and a partition's
-events apply in order. The in-flight write makes exactly one attempt: its outcome (a result or
-the exception) goes back to the loop, which owns retries, pausing and offset bookkeeping, so every
-Kafka call stays on the loop's thread.
+The database write of a batch (COPY or multi-row upsert, offsets, commit) waits on the database
+for most of its time; the consumer loop meanwhile polls, decodes and renders the next batch
+(`BatchWriter.prepare`), which the writer uses if it still fits. At most one batch is in
+flight, so batches still commit strictly in order and a partition's events apply in order.
+The in-flight write makes exactly one attempt: its outcome (a result or the exception) goes back
+to the loop, which owns retries, pausing and offset bookkeeping, so every Kafka call stays on the
+loop's thread.
 """
 
 from __future__ import annotations
